@@ -1,0 +1,262 @@
+"""Build labeler's sample project: real handwritten digits with a real model's predictions.
+
+The data are scikit-learn's bundled digits (``sklearn.datasets.load_digits``: 1,797 8x8 scans from
+the UCI optical-recognition dataset, no download). The script makes a seeded stratified
+train/dev/test split, flips ~6% of the train and dev labels to another class (recording the truth
+in ``noise.csv``), trains a logistic regression on the noisy train labels, and writes:
+
+    images/<id>.png   8x8 grayscale scans, dark ink on a light background
+    predictions.csv   id,path,split,label,pred,p_0..p_9 (train probabilities are out-of-fold)
+    train.csv         the training manifest that corrected labels get written back into
+    noise.csv         id,split,true_label,given_label for every flipped label
+    taxonomy.txt      digit-specific error types, one per line
+    README.md         how the data were made, with the counts this run printed
+    SHA256SUMS        checksums of every file above except README.md (``sha256sum -c`` format)
+
+Every output is byte-for-byte reproducible: fixed seeds, rows sorted by id, probabilities written
+with a fixed number of decimals, PNGs written without metadata at a fixed compression level.
+
+    python scripts/make_sample_data.py [--out sample_data/digits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import PIL
+import sklearn
+from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+
+SEED = 20240611
+NOISE_RATE = 0.06
+NOISY_SPLITS = ("train", "dev")
+SPLITS = ("train", "dev", "test")
+CLASSES = [str(k) for k in range(10)]
+PROB_FORMAT = "%.6f"
+MAX_ITER = 5000
+CV_FOLDS = 5
+
+TAXONOMY = [
+    "faint stroke",
+    "thick stroke",
+    "rotated/slanted",
+    "cut off",
+    "looks like another digit",
+    "unusual style",
+    "noisy scan",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "sample_data" / "digits"
+
+
+def split_ids(y: np.ndarray) -> np.ndarray:
+    """Return a split name per example: a stratified ~60/20/20 train/dev/test split."""
+    index = np.arange(len(y))
+    train, rest = train_test_split(index, test_size=0.4, stratify=y, random_state=SEED)
+    dev, test = train_test_split(rest, test_size=0.5, stratify=y[rest], random_state=SEED + 1)
+    split = np.empty(len(y), dtype=object)
+    split[train], split[dev], split[test] = "train", "dev", "test"
+    return split
+
+
+def inject_noise(y: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Return the given labels: a copy of ``y`` with ~NOISE_RATE of train and dev flipped.
+
+    In each noisy split exactly round(NOISE_RATE * n) examples, drawn without replacement, get a
+    different class drawn uniformly from the other nine.
+    """
+    rng = np.random.default_rng(SEED)
+    given = y.copy()
+    for name in NOISY_SPLITS:
+        members = np.flatnonzero(split == name)  # ascending, so the draw is stable
+        n_noisy = int(round(NOISE_RATE * len(members)))
+        chosen = np.sort(rng.choice(members, size=n_noisy, replace=False))
+        shift = rng.integers(1, len(CLASSES), size=n_noisy)
+        given[chosen] = (y[chosen] + shift) % len(CLASSES)
+    return given
+
+
+def predict_proba(X: np.ndarray, given: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Probabilities per example: out-of-fold on train, from the all-of-train model elsewhere."""
+    model = LogisticRegression(max_iter=MAX_ITER)
+    train = split == "train"
+    proba = np.empty((len(X), len(CLASSES)))
+    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
+    proba[train] = cross_val_predict(
+        model, X[train], given[train], cv=folds, method="predict_proba"
+    )
+    model.fit(X[train], given[train])
+    proba[~train] = model.predict_proba(X[~train])
+    return proba
+
+
+def png_bytes(scan: np.ndarray) -> bytes:
+    """Encode one 8x8 scan (values 0..16) as a grayscale PNG, ink dark on white."""
+    pixels = np.rint(255.0 - scan * 255.0 / 16.0).astype(np.uint8)
+    buffer = io.BytesIO()
+    # A 2-D uint8 array becomes mode "L". No pnginfo and no optimize pass, so the bytes depend
+    # only on the pixels and zlib.
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=9)
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_readme(path: Path, summary: str) -> None:
+    text = f"""# Sample data: handwritten digits
+
+A small real dataset with a real model's predictions, for trying labeler end to end.
+Everything here is generated by `scripts/make_sample_data.py`; regenerate it with
+
+```
+python scripts/make_sample_data.py --out sample_data/digits
+cd sample_data/digits && sha256sum -c SHA256SUMS
+```
+
+## Source
+scikit-learn's bundled handwritten digits (`sklearn.datasets.load_digits()`): 1,797 real 8x8 scans
+of handwritten digits 0-9 from the UCI "Optical Recognition of Handwritten Digits" dataset, each
+pixel a count 0..16. No download is needed. Each scan is saved as `images/<id>.png`, an 8x8
+grayscale PNG with pixel value `round(255 - v * 255 / 16)`, so the ink is dark on a light
+background. Ids are `d0000`..`d1796`, the row index in `load_digits()`.
+
+## Splits
+Stratified by class, seed {SEED}: ~60% train, ~20% dev, ~20% test.
+
+## Label noise
+In train and dev (not test), {NOISE_RATE:.0%} of the examples (rounded) get their label replaced
+by a different class drawn uniformly at random. `noise.csv` lists every flipped example:
+`id,split,true_label,given_label`. The given (noisy) label is what `predictions.csv` and
+`train.csv` carry; a reviewer who corrects these labels should end up with `true_label`.
+
+## Model
+`LogisticRegression(max_iter={MAX_ITER})` (scikit-learn defaults otherwise: lbfgs, L2, C=1) on the
+64 pixel values divided by 16, trained on the noisy train labels. Train probabilities are
+out-of-fold (`cross_val_predict(..., method="predict_proba")` with
+`StratifiedKFold(n_splits={CV_FOLDS}, shuffle=True, random_state={SEED})`); dev and test
+probabilities come from the model fitted on all of train.
+
+## Files
+- `predictions.csv`: `id,path,split,label,pred,p_0,...,p_9`, one row per example, sorted by id.
+  `path` is relative to this folder, `label` is the given (noisy) label, `pred` the most probable
+  class, `p_k` the probability of class `k` written as `{PROB_FORMAT}`. Classes are `0`..`9`.
+- `train.csv`: the training manifest that corrected labels are written back into: the train rows
+  only, `id,path,label,source`.
+- `noise.csv`: the injected label errors (see above).
+- `taxonomy.txt`: digit-specific error types, one per line.
+- `SHA256SUMS`: checksums of all generated files except this README.
+
+## What the script printed
+An error is an example whose prediction differs from its given label; `noisy` counts the flipped
+labels and `noisy_errors` those of them that are errors; `acc(true)` scores the predictions
+against the labels before the noise.
+
+```
+{summary}
+```
+
+Made with numpy {np.__version__}, scikit-learn {sklearn.__version__} and Pillow {PIL.__version__};
+other versions may round a few probabilities differently.
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+def build(out: Path) -> str:
+    """Write the sample data into ``out`` and return the summary text."""
+    digits = load_digits()
+    y = digits.target.astype(int)
+    X = digits.data / 16.0
+    ids = [f"d{i:04d}" for i in range(len(y))]
+    paths = [f"images/{name}.png" for name in ids]
+
+    split = split_ids(y)
+    given = inject_noise(y, split)
+    proba = predict_proba(X, given, split)
+
+    # Round once, then take the argmax of exactly what is written, so pred == argmax(p_k) holds
+    # for anyone who reads the file back.
+    prob_text = [[PROB_FORMAT % p for p in row] for row in proba]
+    pred = np.array([int(np.argmax([float(t) for t in row])) for row in prob_text])
+
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for scan, path in zip(digits.images, paths):
+        (out / path).write_bytes(png_bytes(scan))
+
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    write_csv(
+        out / "predictions.csv",
+        ["id", "path", "split", "label", "pred"] + [f"p_{c}" for c in CLASSES],
+        [[ids[i], paths[i], split[i], str(given[i]), str(pred[i])] + prob_text[i] for i in order],
+    )
+    write_csv(
+        out / "train.csv",
+        ["id", "path", "label", "source"],
+        [
+            [ids[i], paths[i], str(given[i]), "sklearn.datasets.load_digits"]
+            for i in order
+            if split[i] == "train"
+        ],
+    )
+    write_csv(
+        out / "noise.csv",
+        ["id", "split", "true_label", "given_label"],
+        [[ids[i], split[i], str(y[i]), str(given[i])] for i in order if given[i] != y[i]],
+    )
+    (out / "taxonomy.txt").write_text("".join(f"{t}\n" for t in TAXONOMY), encoding="utf-8")
+
+    head = ["split", "n", "noisy", "errors", "noisy_errors", "acc(given)", "acc(true)"]
+    lines = ["{:<6} {:>5} {:>6} {:>7} {:>13} {:>11} {:>10}".format(*head)]
+    for name in SPLITS:
+        m = split == name
+        n = int(m.sum())
+        noisy = int((given[m] != y[m]).sum())
+        errors = int((pred[m] != given[m]).sum())
+        acc_given = 1 - errors / n
+        noisy_errors = int(((given[m] != y[m]) & (pred[m] != given[m])).sum())
+        acc_true = float((pred[m] == y[m]).mean())
+        lines.append(
+            f"{name:<6} {n:>5} {noisy:>6} {errors:>7} {noisy_errors:>13}"
+            f" {acc_given:>11.4f} {acc_true:>10.4f}"
+        )
+    total_errors = int((pred != given).sum())
+    lines.append(f"{'all':<6} {len(y):>5} {int((given != y).sum()):>6} {total_errors:>7}")
+    summary = "\n".join(lines)
+
+    write_readme(out / "README.md", summary)
+    checked = sorted(["predictions.csv", "train.csv", "noise.csv", "taxonomy.txt"] + paths)
+    sums = "".join(f"{hashlib.sha256((out / p).read_bytes()).hexdigest()}  {p}\n" for p in checked)
+    (out / "SHA256SUMS").write_text(sums, encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: sample_data/digits)"
+    )
+    args = parser.parse_args(argv)
+    summary = build(args.out)
+    print(f"wrote {args.out}")
+    print(summary)
+    print(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, Pillow {PIL.__version__}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

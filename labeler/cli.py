@@ -1,0 +1,249 @@
+"""The labeler command line: each command is one call into labeler.core."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from .core import frame as framemod
+from .core import queue as queuemod
+from .core import stats
+from .core.importer import ImportCancelled, ImportProblem, import_predictions
+from .core.store import Project, ProjectError, default_project_path
+
+PROJECT_SUFFIX = ".labeler.db"
+
+
+class _DefaultToReview(click.Group):
+    """``labeler FILE`` means ``labeler review FILE``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["review", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToReview)
+@click.version_option(package_name="labeler")
+def main() -> None:
+    """labeler: review a classifier's mistakes, tally why it fails, and fix the labels.
+
+    `labeler PREDICTIONS_OR_PROJECT` opens the review window.
+    """
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _find_project(project: str | None) -> Path:
+    if project:
+        return Path(project)
+    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        _fail(f"no project here: pass --project PATH (a *{PROJECT_SUFFIX} file made by `labeler import`)")
+    _fail("several projects here: choose one with --project PATH (" + ", ".join(p.name for p in found) + ")")
+
+
+def _open_readonly(project: str | None) -> Project:
+    path = _find_project(project)
+    try:
+        return Project.open(path, readonly=True)
+    except ProjectError as e:
+        _fail(str(e))
+
+
+def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        role, sep, name = v.partition("=")
+        if not sep or not role or not name:
+            _fail(f"--column {v!r}: expected ROLE=NAME, e.g. --column label=ground_truth")
+        out[role.strip()] = name
+    return out
+
+
+def _parse_classes(classes: str | None, classes_file: str | None) -> list[str] | None:
+    if classes and classes_file:
+        _fail("give --classes or --classes-file, not both")
+    if classes:
+        return [c.strip() for c in classes.split(",")]
+    if classes_file:
+        lines = Path(classes_file).read_text(encoding="utf-8-sig").splitlines()
+        return [ln.strip() for ln in lines if ln.strip()]
+    return None
+
+
+project_option = click.option("--project", "-p", type=click.Path(dir_okay=False), help="The project file (*.labeler.db).")
+
+
+def _progress_printer():
+    if not sys.stderr.isatty():
+        return None
+    def show(stage: str, frac: float) -> None:
+        bar = "#" * int(30 * frac)
+        click.echo(f"\r{stage:<10} [{bar:<30}] {100 * frac:5.1f}%", err=True, nl=(frac >= 1.0))
+    return show
+
+
+@main.command("import")
+@click.argument("predictions", type=click.Path(exists=True, dir_okay=False))
+@project_option
+@click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
+              help="Use column NAME for ROLE (id, path, text, label, pred, confidence, split, probs).")
+@click.option("--classes", help="The classes, comma-separated, in order.")
+@click.option("--classes-file", type=click.Path(exists=True, dir_okay=False), help="The classes, one per line.")
+@click.option("--split", "split", help="The split of every row when the file has no split column (default: dev).")
+@click.option("--train-file", type=click.Path(exists=True, dir_okay=False),
+              help="The training-set file that corrected labels are written back into.")
+@click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
+def import_cmd(predictions, project, columns, classes, classes_file, split, train_file, taxonomy):
+    """Load a predictions file (CSV/TSV, Parquet, JSONL) into a project.
+
+    Re-importing updates examples by id and keeps every review."""
+    cancel = threading.Event()
+    try:
+        summary = import_predictions(
+            predictions, project, columns=_parse_columns(columns),
+            classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
+            progress=_progress_printer(), cancel=cancel,
+        )
+    except (ImportProblem, ProjectError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("import cancelled; nothing was written")
+    if taxonomy:
+        with Project.open(summary.project) as p:
+            p.set_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines())
+    for line in summary.lines():
+        click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def summary(project, as_json):
+    """Per split: examples, errors, error rate with a 95% interval, and a diagnosis."""
+    with _open_readonly(project) as p:
+        result = stats.summary(framemod.load(p), p.classes)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{'split':<6} {'examples':>9} {'errors':>7} {'error rate':>11}  95% interval")
+    for s, d in result["splits"].items():
+        lo, hi = d["ci95"]
+        click.echo(f"{s:<6} {d['examples']:>9} {d['errors']:>7} {100 * d['error_rate']:>10.2f}%  "
+                   f"{100 * lo:.2f}%-{100 * hi:.2f}%")
+    click.echo("")
+    click.echo(result["diagnosis"])
+
+
+def queue_options(f):
+    f = click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))(f)
+    f = click.option("--order", default=None, type=click.Choice(list(queuemod.ORDERS)),
+                     help="random (seeded; default), loss (highest first), confidence (most confident mistakes"
+                          " first), quality (likeliest wrong label first), file.")(f)
+    f = click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random order.")(f)
+    f = click.option("--scope", default=None, type=click.Choice(list(queuemod.SCOPES)),
+                     help="errors (misclassified; default), all examples, or flagged label issues"
+                          " (default with --order quality: all).")(f)
+    f = click.option("--label", help="Only examples whose given label is LABEL.")(f)
+    f = click.option("--pred", help="Only examples predicted as PRED.")(f)
+    f = click.option("--pair", metavar="GIVEN,PRED", help="One cell of the confusion matrix.")(f)
+    f = click.option("--unreviewed", is_flag=True, help="Leave out reviewed examples.")(f)
+    f = click.option("--allow-test", is_flag=True, help="Allow reviewing the test split (not recommended).")(f)
+    return f
+
+
+def make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test) -> queuemod.QueueSpec:
+    if pair:
+        given, sep, predicted = pair.partition(",")
+        if not sep:
+            _fail(f"--pair {pair!r}: expected GIVEN,PRED")
+        if label or pred:
+            _fail("--pair already sets --label and --pred")
+        label, pred = given, predicted
+    order = order or "random"
+    scope = scope or ("all" if order == "quality" else "errors")
+    spec = queuemod.QueueSpec(split=split, order=order, seed=seed, scope=scope, label=label, pred=pred,
+                              unreviewed=unreviewed, allow_test=allow_test)
+    if split == "test" and not allow_test:
+        _fail(queuemod.TEST_REFUSAL)
+    return spec
+
+
+@main.command()
+@project_option
+@queue_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=int, help="At most N items.")
+def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, as_json, limit):
+    """The review queue: by default the misclassified dev examples in a seeded random order."""
+    spec = make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test)
+    with _open_readonly(project) as p:
+        classes = set(p.classes)
+        for what, v in (("--label", spec.label), ("--pred", spec.pred)):
+            if v is not None and v not in classes:
+                _fail(f"{what} {v!r} is not a class of this project")
+        reviewed = {k for k, d in p.decisions().items() if d.reviewed}
+        rows = queuemod.build(framemod.load(p), spec, reviewed)
+    if limit is not None:
+        rows = rows.head(limit)
+    items = [
+        {"id": r.id, "split": r.split, "given": r.label, "predicted": r.pred,
+         "confidence": None if r.confidence != r.confidence else r.confidence,
+         "loss": None if r.loss != r.loss else r.loss,
+         "quality": None if r.quality != r.quality else r.quality,
+         "reviewed": r.id in reviewed}
+        for r in rows.itertuples(index=False)
+    ]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    click.echo(f"{len(items)} items: {spec.describe()}")
+    for it in items:
+        conf = "" if it["confidence"] is None else f"{it['confidence']:.3f}"
+        loss = "" if it["loss"] is None else f"{it['loss']:.3f}"
+        click.echo(f"{it['id']:<16} {it['given']!s:>10} -> {it['predicted']!s:<10} conf {conf:<6} loss {loss}"
+                   + ("  (reviewed)" if it["reviewed"] else ""))
+
+
+@main.command()
+@project_option
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def confusion(project, split, as_json):
+    """The confusion matrix of a split: rows are given labels, columns predicted labels."""
+    with _open_readonly(project) as p:
+        classes = p.classes
+        m = stats.confusion(framemod.load(p), classes, split)
+    if as_json:
+        click.echo(json.dumps({"classes": classes, "matrix": m.tolist()}))
+        return
+    w = max([len(c) for c in classes] + [len(str(int(m.max()) if m.size else 0)), 4])
+    click.echo("given \\ pred".ljust(w + 2) + " ".join(c.rjust(w) for c in classes))
+    for c, row in zip(classes, m):
+        click.echo(c.ljust(w + 2) + " ".join(str(int(v)).rjust(w) for v in row))
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(exists=True, dir_okay=False))
+@project_option
+@queue_options
+@click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
+@click.option("--reviewer", help="Your name, stored with each decision.")
+def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer):
+    """Open the review window on a predictions file (imported first) or a project."""
+    spec = make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test)
+    try:
+        from .gui.app import run
+    except ImportError as e:  # the window is not there yet, or Qt cannot load
+        _fail(f"the review window cannot start: {e}")
+    sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer))

@@ -1,0 +1,772 @@
+"""Load a predictions file (CSV/TSV, gzipped CSV, Parquet, JSONL) into a project, all or nothing.
+
+Values that identify things (ids, labels, paths) are read as exact strings: ``000123`` stays
+``000123`` and a class called ``NA`` is a class. Anything wrong with the file is an
+:class:`ImportProblem` naming the file, the line or column and what is wrong; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from . import columns as colmod
+from .store import Project, ProjectError, default_project_path
+
+TOPK = 5
+SUM_TOLERANCE = 1e-3
+SPLIT_VALUES = {
+    "train": "train", "training": "train", "trn": "train",
+    "dev": "dev", "val": "dev", "valid": "dev", "validation": "dev", "development": "dev",
+    "test": "test", "testing": "test", "tst": "test",
+}
+
+Progress = Callable[[str, float], None]
+
+
+class ImportProblem(ValueError):
+    """The predictions file cannot be imported; the message says where and why."""
+
+
+class ImportCancelled(Exception):
+    """The user cancelled the import; nothing was written."""
+
+
+@dataclass
+class Table:
+    """A predictions file as read: every column as exact strings, or lists for list columns."""
+
+    path: Path
+    columns: list[str]
+    frame: pd.DataFrame
+    first_line: int  # the file line of frame row 0, for messages (None-like 0 for Parquet)
+    float_columns: set[str] = field(default_factory=set)  # already parsed as float64
+
+    def where(self, row: int) -> str:
+        return f"line {row + self.first_line}" if self.first_line else f"row {row + 1}"
+
+
+@dataclass
+class ImportSummary:
+    project: Path
+    source: Path
+    rows: int
+    splits: dict[str, int]
+    classes: list[str]
+    unlabeled: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: list[str] = field(default_factory=list)
+    removed_with_reviews: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"Imported {self.rows} examples from {self.source} into {self.project}",
+            "  splits: " + ", ".join(f"{k} {v}" for k, v in self.splits.items()),
+            f"  classes ({len(self.classes)}): " + ", ".join(self.classes[:20]) + (" ..." if len(self.classes) > 20 else ""),
+        ]
+        if self.updated:
+            out.append(f"  {self.added} new, {self.updated} updated (their reviews kept)")
+        if self.unlabeled:
+            out.append(f"  {self.unlabeled} examples have no label (empty label cell): kept as unlabeled")
+        if self.removed:
+            shown = ", ".join(self.removed[:10]) + (" ..." if len(self.removed) > 10 else "")
+            out.append(
+                f"  {len(self.removed)} examples of the previous import are gone ({shown});"
+                f" {self.removed_with_reviews} of them had reviews, which are kept"
+            )
+        out += [f"  warning: {w}" for w in self.warnings]
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _fmt_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        return "jsonl"
+    if name.endswith((".tsv", ".tsv.gz", ".tab")):
+        return "tsv"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".txt", ".txt.gz")):
+        return "txt"
+    raise ImportProblem(
+        f"{path}: unknown file type (expected .csv, .tsv, .txt, .csv.gz, .parquet, .jsonl or .ndjson)"
+    )
+
+
+def _open_text_bytes(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def read_table(path: str | os.PathLike, *, float_columns: Callable[[list[str]], set[str]] | None = None) -> Table:
+    """Read ``path`` into a :class:`Table`. ``float_columns(header)`` names the columns to parse as
+    numbers while reading (probabilities), which is much faster than converting strings later."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportProblem(f"{path}: no such file")
+    if path.is_dir():
+        raise ImportProblem(f"{path} is a folder, not a predictions file")
+    kind = _fmt_kind(path)
+    if os.path.getsize(path) == 0:
+        raise ImportProblem(f"{path}: the file is empty (no header, no rows)")
+    if kind == "parquet":
+        return _read_parquet(path)
+    if kind == "jsonl":
+        return _read_jsonl(path)
+    return _read_delimited(path, kind, float_columns)
+
+
+def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
+    with _open_text_bytes(path) as f:
+        sample = f.read(1 << 16)
+    try:
+        text = sample.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.start < len(sample) - 4:  # not just a character cut at the end of the sample
+            line = sample[: e.start].count(b"\n") + 1
+            raise ImportProblem(
+                f"{path}: line {line} is not valid UTF-8 (byte 0x{sample[e.start]:02x});"
+                " save the file as UTF-8 (it looks like cp1252/Latin-1)"
+            ) from None
+        text = sample[: e.start].decode("utf-8-sig")
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if kind == "tsv":
+        delim = "\t"
+    elif kind == "csv":
+        delim = ","
+    else:
+        try:
+            delim = csv.Sniffer().sniff(text[:8192], delimiters=",\t;|").delimiter
+        except csv.Error:
+            delim = "\t" if first.count("\t") > first.count(",") else ","
+    header = next(csv.reader([first], delimiter=delim), [])
+    if not header or all(not h.strip() for h in header):
+        raise ImportProblem(f"{path}: the first line is empty; expected a header naming the columns")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ImportProblem(f"{path}: duplicate column names in the header: {', '.join(dupes)}")
+    blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
+    if blank:
+        raise ImportProblem(f"{path}: column {blank[0]} of the header has no name")
+    return header, delim
+
+
+def _read_delimited(path: Path, kind: str, float_columns) -> Table:
+    header, delim = _read_header(path, kind)
+    floats = set(float_columns(header)) if float_columns else set()
+    types = {c: (pa.float64() if c in floats else pa.string()) for c in header}
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            table = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
+                                               block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        raise _diagnose_delimited(path, header, delim, floats, e) from None
+    if table.num_rows == 0:
+        raise ImportProblem(f"{path}: no rows (the file has a header only)")
+    frame = table.to_pandas(types_mapper=None)
+    return Table(path, header, frame, first_line=2, float_columns=floats)
+
+
+def _diagnose_delimited(path: Path, header: list[str], delim: str, floats: set[str], err: Exception) -> ImportProblem:
+    """The fast reader failed: find the exact line and problem with a careful (slow) pass."""
+    with _open_text_bytes(path) as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        return ImportProblem(
+            f"{path}: line {line} is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
+            " save the file as UTF-8 (it looks like cp1252/Latin-1)"
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    idx = {c: i for i, c in enumerate(header)}
+    try:
+        next(reader)
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                return ImportProblem(
+                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                )
+            for c in floats:
+                v = row[idx[c]].strip()
+                if v == "":
+                    return ImportProblem(f"{path}: line {reader.line_num}, column {c!r}: empty probability")
+                try:
+                    float(v)
+                except ValueError:
+                    return ImportProblem(
+                        f"{path}: line {reader.line_num}, column {c!r}: {v!r} is not a number"
+                    )
+    except csv.Error as e:
+        return ImportProblem(f"{path}: line {reader.line_num}: broken quoting or field ({e})")
+    msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "quote" in msg.lower() or "eof" in msg.lower():
+        return ImportProblem(f"{path}: broken quoting near the end of the file ({msg})")
+    return ImportProblem(f"{path}: cannot parse the file: {msg}")
+
+
+def _read_parquet(path: Path) -> Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise ImportProblem(f"{path}: not a readable Parquet file ({e})") from None
+    names = table.schema.names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ImportProblem(f"{path}: duplicate column names: {', '.join(dupes)}")
+    if table.num_rows == 0:
+        raise ImportProblem(f"{path}: no rows")
+    frame = pd.DataFrame(index=range(table.num_rows))
+    floats = set()
+    for name, col in zip(names, table.columns):
+        t = col.type
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            frame[name] = col.to_pylist()
+        elif pa.types.is_floating(t):
+            frame[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            floats.add(name)
+            # also keep a string view for roles that want text (ids stored as floats)
+        else:
+            frame[name] = [("" if v is None else str(v)) for v in col.to_pylist()]
+    return Table(path, list(names), frame, first_line=0, float_columns=floats)
+
+
+def _read_jsonl(path: Path) -> Table:
+    records = []
+    seen: dict[str, None] = {}
+    with _open_text_bytes(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise ImportProblem(f"{path}: line {lineno} is not valid UTF-8") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line, parse_int=str, parse_float=str)
+            except json.JSONDecodeError as e:
+                raise ImportProblem(f"{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(obj, dict):
+                raise ImportProblem(f"{path}: line {lineno} is not a JSON object")
+            for k in obj:
+                seen.setdefault(k, None)
+            records.append((lineno, obj))
+    if not records:
+        raise ImportProblem(f"{path}: no rows")
+    cols = list(seen)
+    data = {}
+    for c in cols:
+        vals = []
+        for _, obj in records:
+            v = obj.get(c)
+            if v is None:
+                v = ""
+            elif isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, list):
+                pass
+            elif isinstance(v, dict):
+                v = json.dumps(v)
+            vals.append(v)
+        data[c] = vals
+    frame = pd.DataFrame(data)
+    # JSONL line numbers: map rows back to their lines (blank lines are skipped)
+    t = Table(path, cols, frame, first_line=records[0][0])
+    if records[-1][0] - records[0][0] != len(records) - 1:
+        t.first_line = 0  # blank lines in between: say "row N" instead of a wrong line number
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# building examples
+
+
+@dataclass
+class Examples:
+    """Everything derived from a table, column-wise, ready to store."""
+
+    ids: list[str]
+    split: list[str]
+    path: list[str | None]
+    text: list[str | None]
+    label: list[str | None]
+    pred: list[str]
+    confidence: np.ndarray
+    p_label: np.ndarray
+    loss: np.ndarray
+    margin: np.ndarray
+    topk: list[str | None]
+    wrong: np.ndarray
+    meta: list[str | None]
+    classes: list[str]
+    probs: np.ndarray | None
+    unlabeled: int
+    warnings: list[str]
+
+
+def _natural_key(s: str):
+    try:
+        return (0, float(s), s)
+    except ValueError:
+        return (1, 0.0, s)
+
+
+def _problem_rows(table: Table, mask: np.ndarray, limit: int = 5) -> str:
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(table.where(int(r)) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"{shown}{more}"
+
+
+def _strings(frame: pd.DataFrame, col: str) -> list[str]:
+    s = frame[col]
+    if s.dtype == object:
+        return [v if isinstance(v, str) else ("" if v is None else json.dumps(v) if isinstance(v, list) else str(v)) for v in s.tolist()]
+    return [repr(float(v)) if isinstance(v, float) else str(v) for v in s.tolist()]
+
+
+def _floats(table: Table, col: str, what: str) -> np.ndarray:
+    s = table.frame[col]
+    if col in table.float_columns:
+        return s.to_numpy(dtype=np.float64)
+    vals = pd.to_numeric(s.replace("", np.nan) if s.dtype == object else s, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(vals) & ~(s.astype(str).str.strip().str.lower().isin(["nan"])).to_numpy()
+    if bad.any():
+        raise ImportProblem(
+            f"{table.path}: column {col!r} ({what}) is not a number at {_problem_rows(table, bad)}"
+        )
+    return vals
+
+
+def build_examples(
+    table: Table,
+    cmap: colmod.ColumnMap,
+    *,
+    classes: list[str] | None = None,
+    split: str | None = None,
+) -> Examples:
+    path, frame, n = table.path, table.frame, len(table.frame)
+    roles = cmap.roles
+    warnings: list[str] = []
+
+    # -- probabilities: a list column, or one column per class
+    probs = None
+    prob_classes: list[str] | None = None
+    list_col = roles.get("probs")
+    if list_col is not None:
+        cells = frame[list_col].tolist()
+        parsed = []
+        for i, v in enumerate(cells):
+            if isinstance(v, str):
+                try:
+                    v = json.loads(v) if v.strip() else None
+                except json.JSONDecodeError:
+                    v = None
+            if not isinstance(v, (list, tuple, np.ndarray)):
+                if "probs" in getattr(cmap, "_explicit", ()) or i == 0:
+                    raise ImportProblem(
+                        f"{path}: column {list_col!r} should hold a list of probabilities; {table.where(i)} does not"
+                    )
+            parsed.append(v)
+        widths = {len(v) for v in parsed}
+        if len(widths) != 1:
+            raise ImportProblem(f"{path}: the probability lists in {list_col!r} have different lengths: {sorted(widths)[:5]}")
+        try:
+            probs = np.asarray(parsed, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ImportProblem(f"{path}: column {list_col!r} holds values that are not numbers") from None
+    elif cmap.prob_columns:
+        prob_classes = list(cmap.prob_columns)
+        probs = np.column_stack(
+            [_floats(table, c, f"probability of class {k!r}") for k, c in cmap.prob_columns.items()]
+        )
+
+    # -- missing roles
+    missing = []
+    if "label" not in roles:
+        missing.append("label (the given label: label, ground_truth, target, y_true, ...)")
+    if "path" not in roles and "text" not in roles:
+        missing.append("path or text (the example: path, filepath, image, ... or text, sentence, ...)")
+    if "pred" not in roles and probs is None:
+        missing.append("pred or probabilities (pred, prediction, y_pred, ... or p_<class> columns)")
+    if missing:
+        raise ImportProblem(
+            f"{path}: cannot find the columns for: " + "; ".join(missing)
+            + f". Columns found: {', '.join(table.columns)}. Name them with --column ROLE=NAME."
+        )
+
+    # -- ids
+    if "id" in roles:
+        ids = _strings(frame, roles["id"])
+        empty = np.array([not v.strip() for v in ids])
+        if empty.any():
+            raise ImportProblem(f"{path}: empty id at {_problem_rows(table, empty)}")
+        ser = pd.Series(ids)
+        dup = ser.duplicated(keep=False).to_numpy()
+        if dup.any():
+            names = list(dict.fromkeys(ser[dup].tolist()))
+            raise ImportProblem(
+                f"{path}: {len(names)} ids appear more than once, e.g. "
+                + ", ".join(repr(x) for x in names[:5])
+                + f" (first at {_problem_rows(table, dup, 3)})"
+            )
+    else:
+        ids = [str(i) for i in range(n)]
+
+    labels_raw = _strings(frame, roles["label"])
+    labels = [v if v != "" else None for v in labels_raw]
+    unlabeled = sum(v is None for v in labels)
+
+    preds: list[str] | None = None
+    if "pred" in roles:
+        preds = _strings(frame, roles["pred"])
+
+    # -- classes
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        if len(set(classes)) != len(classes):
+            raise ImportProblem("the class list names a class twice")
+        if probs is not None and probs.shape[1] != len(classes):
+            raise ImportProblem(
+                f"{path}: {probs.shape[1]} probability columns but {len(classes)} classes were given"
+            )
+        if prob_classes is not None:
+            if set(prob_classes) != set(classes):
+                raise ImportProblem(
+                    f"{path}: the probability columns are for classes {prob_classes}, the class list is {classes}"
+                )
+            order = [prob_classes.index(c) for c in classes]
+            probs = probs[:, order]
+    elif prob_classes is not None:
+        classes = prob_classes
+    elif probs is not None:
+        classes = _infer_list_order(path, probs, preds)
+    else:
+        seen = {v for v in labels if v is not None} | set(preds or [])
+        seen.discard("")
+        classes = sorted(seen, key=_natural_key)
+    index = {c: i for i, c in enumerate(classes)}
+
+    label_idx = np.fromiter((index.get(v, -2) if v is not None else -1 for v in labels), dtype=np.int64, count=n)
+    bad = label_idx == -2
+    if bad.any():
+        unknown = sorted({labels[i] for i in np.flatnonzero(bad)})[:5]
+        raise ImportProblem(
+            f"{path}: labels not among the classes ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
+            f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
+        )
+
+    # -- probabilities: check, then predictions from them where needed
+    if probs is not None:
+        finite = np.isfinite(probs)
+        bad = (~finite | (probs < 0) | (probs > 1)).any(axis=1)
+        if bad.any():
+            raise ImportProblem(
+                f"{path}: probabilities must be between 0 and 1 (no NaN or inf): {_problem_rows(table, bad)}"
+            )
+        off = np.abs(probs.sum(axis=1) - 1.0) > SUM_TOLERANCE
+        if off.any():
+            warnings.append(
+                f"{int(off.sum())} rows have probabilities that do not sum to 1 (beyond {SUM_TOLERANCE:g}),"
+                f" e.g. {_problem_rows(table, off, 3)}; the values are kept as they are"
+            )
+        argmax = probs.argmax(axis=1)
+        if preds is None:
+            preds = [classes[i] for i in argmax]
+        else:
+            preds = [p if p != "" else classes[a] for p, a in zip(preds, argmax)]
+    assert preds is not None
+    empty_pred = np.array([p == "" for p in preds])
+    if empty_pred.any():
+        raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
+    pred_idx = np.fromiter((index.get(p, -2) for p in preds), dtype=np.int64, count=n)
+    bad = pred_idx == -2
+    if bad.any():
+        unknown = sorted({preds[i] for i in np.flatnonzero(bad)})[:5]
+        raise ImportProblem(
+            f"{path}: predictions not among the classes: {', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
+        )
+
+    # -- split
+    if "split" in roles:
+        raw = _strings(frame, roles["split"])
+        mapped = [SPLIT_VALUES.get(v.strip().lower()) for v in raw]
+        bad = np.array([m is None for m in mapped])
+        if bad.any():
+            values = sorted({raw[i] for i in np.flatnonzero(bad)})[:5]
+            raise ImportProblem(
+                f"{path}: unknown split values {', '.join(repr(v) for v in values)} at {_problem_rows(table, bad)}"
+                " (expected train/training, dev/val/valid/validation, test/testing)"
+            )
+        splits = mapped
+    else:
+        s = SPLIT_VALUES.get((split or "dev").lower())
+        if s is None:
+            raise ImportProblem(f"--split {split!r}: expected train, dev or test")
+        splits = [s] * n
+
+    # -- derived figures
+    rows = np.arange(n)
+    labeled = label_idx >= 0
+    if probs is not None:
+        confidence = probs.max(axis=1)
+        p_label = np.where(labeled, probs[rows, np.maximum(label_idx, 0)], np.nan)
+        loss = np.where(labeled, -np.log(np.clip(p_label, 1e-12, None)), np.nan)
+        k = min(TOPK, probs.shape[1])
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        top_p = np.take_along_axis(probs, top, axis=1)
+        margin = top_p[:, 0] - top_p[:, 1] if k > 1 else top_p[:, 0]
+        topk = _encode_topk(top, top_p)
+    else:
+        confidence = np.full(n, np.nan)
+        p_label = np.full(n, np.nan)
+        loss = np.full(n, np.nan)
+        margin = np.full(n, np.nan)
+        topk = [None] * n
+    if "confidence" in roles:
+        confidence = _floats(table, roles["confidence"], "confidence")
+        bad = ~np.isfinite(confidence) | (confidence < 0) | (confidence > 1)
+        if bad.any():
+            raise ImportProblem(f"{path}: confidence must be between 0 and 1: {_problem_rows(table, bad)}")
+        if probs is None:
+            # Without probabilities the given label's probability is unknown; the loss is estimated
+            # from the confidence of the prediction (a weaker ranking).
+            right = labeled & (label_idx == pred_idx)
+            est = np.where(right, confidence, 1.0 - confidence)
+            loss = np.where(labeled, -np.log(np.clip(est, 1e-12, None)), np.nan)
+    wrong = labeled & (label_idx != pred_idx)
+
+    paths = _strings(frame, roles["path"]) if "path" in roles else [None] * n
+    texts = _strings(frame, roles["text"]) if "text" in roles else [None] * n
+    extra = [c for c in table.columns if c not in cmap.used]
+    if extra:
+        sub = frame[extra]
+        meta = sub.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    else:
+        meta = [None] * n
+    return Examples(
+        ids=ids, split=splits, path=paths, text=texts, label=labels, pred=preds,
+        confidence=confidence, p_label=p_label, loss=loss, margin=margin, topk=topk, wrong=wrong,
+        meta=meta, classes=classes, probs=probs, unlabeled=unlabeled, warnings=warnings,
+    )
+
+
+def _encode_topk(top: np.ndarray, top_p: np.ndarray) -> list[str]:
+    """Top-k as compact JSON text ``[[i, p], ...]`` with class indices (classes live in meta)."""
+    parts = [np.char.mod("[%d,", top[:, j]) for j in range(top.shape[1])]
+    probs = [np.char.mod("%.6g]", top_p[:, j]) for j in range(top.shape[1])]
+    out = np.char.add("[", parts[0])
+    out = np.char.add(out, probs[0])
+    for j in range(1, top.shape[1]):
+        out = np.char.add(out, ",")
+        out = np.char.add(out, parts[j])
+        out = np.char.add(out, probs[j])
+    return np.char.add(out, "]").tolist()
+
+
+def _infer_list_order(path: Path, probs: np.ndarray, preds: list[str] | None) -> list[str]:
+    """A list column does not say which class each position is. Infer it from pred = argmax where
+    that is unambiguous; otherwise ask for --classes."""
+    k = probs.shape[1]
+    if preds is None:
+        raise ImportProblem(
+            f"{path}: a list column of probabilities needs --classes to say which class each position is"
+        )
+    argmax = probs.argmax(axis=1)
+    mapping: dict[int, str] = {}
+    for a, p in zip(argmax.tolist(), preds):
+        if p == "":
+            continue
+        if mapping.setdefault(a, p) != p:
+            raise ImportProblem(
+                f"{path}: cannot tell which class each probability position is (position {a} is the argmax for"
+                f" both {mapping[a]!r} and {p!r}); give the order with --classes"
+            )
+    if len(mapping) != k or len(set(mapping.values())) != k:
+        raise ImportProblem(
+            f"{path}: cannot tell which class each of the {k} probability positions is from the predictions;"
+            " give the order with --classes"
+        )
+    return [mapping[i] for i in range(k)]
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def import_predictions(
+    source: str | os.PathLike,
+    project_path: str | os.PathLike | None = None,
+    *,
+    columns: dict[str, str] | None = None,
+    classes: list[str] | None = None,
+    split: str | None = None,
+    train_file: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportSummary:
+    """Read ``source`` and store its examples in the project (created if needed), in one transaction."""
+    source = Path(source).resolve()
+    project_path = Path(project_path) if project_path else default_project_path(source)
+    report = progress or (lambda stage, frac: None)
+
+    def check_cancel():
+        if cancel is not None and cancel.is_set():
+            raise ImportCancelled()
+
+    report("reading", 0.0)
+    overrides = dict(columns or {})
+
+    def float_cols(header: list[str]) -> set[str]:
+        try:
+            cmap = colmod.detect(header, overrides)
+        except ValueError as e:
+            raise ImportProblem(f"{source}: {e}") from None
+        out = set(cmap.prob_columns.values())
+        if "confidence" in cmap.roles:
+            out.add(cmap.roles["confidence"])
+        return out
+
+    table = read_table(source, float_columns=float_cols)
+    check_cancel()
+    try:
+        cmap = colmod.detect(table.columns, overrides)
+    except ValueError as e:
+        raise ImportProblem(f"{source}: {e}") from None
+    cmap._explicit = set(overrides)  # type: ignore[attr-defined]
+    if "probs" in cmap.roles and "probs" not in overrides:
+        first = table.frame[cmap.roles["probs"]].iloc[0]
+        if not isinstance(first, (list, np.ndarray)) and not (isinstance(first, str) and first.strip().startswith("[")):
+            del cmap.roles["probs"]  # a column called "scores" that holds no lists is metadata
+            cmap = colmod.ColumnMap(cmap.roles, colmod.detect(table.columns, overrides).prob_columns)
+    report("checking", 0.3)
+    ex = build_examples(table, cmap, classes=classes, split=split)
+    check_cancel()
+    report("ranking", 0.45)
+    from .ranking import score_examples
+
+    quality, flagged, suggested = score_examples(ex)
+    check_cancel()
+    report("writing", 0.55)
+    return _write(project_path, source, ex, quality, flagged, suggested, train_file, report, check_cancel)
+
+
+def _write(project_path, source, ex: Examples, quality, flagged, suggested, train_file, report, check_cancel) -> ImportSummary:
+    n = len(ex.ids)
+    new_file = not project_path.exists()
+    target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
+    if new_file and target.exists():
+        target.unlink()
+    project = Project.create(target) if new_file else Project.open(project_path)
+    rows = zip(
+        ex.ids, range(n), ex.split, ex.path, ex.text, ex.label, ex.pred,
+        _nan_to_none(ex.confidence), _nan_to_none(ex.p_label), _nan_to_none(ex.loss), _nan_to_none(ex.margin),
+        ex.topk, ex.wrong.astype(int).tolist(), _nan_to_none(quality),
+        flagged, suggested, ex.meta,
+    )
+    summary = ImportSummary(
+        project=project_path, source=source, rows=n,
+        splits={s: c for s, c in sorted(pd.Series(ex.split).value_counts().items(), key=lambda kv: ("train", "dev", "test").index(kv[0]))},
+        classes=ex.classes, unlabeled=ex.unlabeled, warnings=list(ex.warnings),
+    )
+    try:
+        with project.transaction() as c:
+            old_ids = {r[0] for r in c.execute("SELECT id FROM examples")}
+            if old_ids:
+                new_ids = set(ex.ids)
+                removed = sorted(old_ids - new_ids)
+                summary.removed = removed
+                summary.updated = len(old_ids & new_ids)
+                if removed:
+                    reviewed = {r[0] for r in c.execute("SELECT example_id FROM decisions")}
+                    summary.removed_with_reviews = len(reviewed & set(removed))
+                c.execute("DELETE FROM examples")
+            summary.added = n - summary.updated
+            chunk = 100_000
+            done = 0
+            while True:
+                batch = list(_take(rows, chunk))
+                if not batch:
+                    break
+                c.executemany(
+                    "INSERT INTO examples(id, row, split, path, text, label, pred, confidence, p_label, loss,"
+                    " margin, topk, wrong, quality, flagged, suggested, meta)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    batch,
+                )
+                done += len(batch)
+                report("writing", 0.55 + 0.4 * done / max(n, 1))
+                check_cancel()
+            project.set_meta("classes", ex.classes, conn=c)
+            project.set_meta("source", str(source), conn=c)
+            project.set_meta("base_dir", str(source.parent), conn=c)
+            project.set_meta("has_probs", ex.probs is not None, conn=c)
+            if train_file is not None:
+                project.set_meta("train_file", str(Path(train_file).resolve()), conn=c)
+            elif "train" in summary.splits and project.meta("train_file") is None:
+                project.set_meta("train_file", str(source), conn=c)
+            history = list(project.meta("imports", []))
+            history.append({"source": str(source), "rows": n, "at": __import__("labeler.core.store", fromlist=["now_iso"]).now_iso()})
+            project.set_meta("imports", history, conn=c)
+        project.close()
+        if new_file:
+            os.replace(target, project_path)
+    except BaseException:
+        project.close()
+        if new_file:
+            for p in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+                p.unlink(missing_ok=True)
+        raise
+    finally:
+        if new_file:
+            target.with_name(target.name + ".lock").unlink(missing_ok=True)
+    report("done", 1.0)
+    return summary
+
+
+def _take(it, n):
+    for _ in range(n):
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+
+
+def _nan_to_none(a) -> list:
+    if a is None:
+        return [None] * 0
+    arr = np.asarray(a, dtype=np.float64)
+    out = arr.astype(object)
+    out[np.isnan(arr)] = None
+    return out.tolist()

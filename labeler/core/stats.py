@@ -1,0 +1,133 @@
+"""Error rates with intervals, the train/dev/test summary and its diagnosis, confusion matrices."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "dev", "test")
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for k successes in n trials (95% by default)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def split_counts(frame: pd.DataFrame) -> dict[str, dict]:
+    """Per split present: labeled examples, errors, error rate and its 95% interval."""
+    out = {}
+    labeled = frame[frame["label"].notna()]
+    for s in SPLITS:
+        part = labeled[labeled["split"] == s]
+        if len(frame[frame["split"] == s]) == 0:
+            continue
+        n = int(len(part))
+        k = int(part["wrong"].sum())
+        lo, hi = wilson(k, n)
+        out[s] = {"examples": n, "errors": k, "error_rate": (k / n) if n else 0.0, "ci95": [lo, hi]}
+    return out
+
+
+def _significant(a: dict, b: dict) -> bool:
+    """Is b's error rate higher than a's beyond chance (two-proportion z-test, one-sided 97.5%)?"""
+    n1, n2 = a["examples"], b["examples"]
+    if n1 == 0 or n2 == 0:
+        return False
+    p1, p2 = a["errors"] / n1, b["errors"] / n2
+    p = (a["errors"] + b["errors"]) / (n1 + n2)
+    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return se > 0 and (p2 - p1) / se > Z95
+
+
+def examples_for_halfwidth(p: float, halfwidth: float) -> int:
+    p = min(max(p, 0.01), 0.99)
+    return int(math.ceil(Z95 * Z95 * p * (1 - p) / (halfwidth * halfwidth)))
+
+
+def diagnose(splits: dict[str, dict]) -> str:
+    """What the train/dev/test error rates say to work on next, in the words of the error-analysis loop."""
+    tr, dv, te = splits.get("train"), splits.get("dev"), splits.get("test")
+    parts = []
+    pct = lambda d: f"{100 * d['error_rate']:.1f}%"
+    if tr and dv:
+        gap = dv["error_rate"] - tr["error_rate"]
+        if tr["error_rate"] >= max(gap, 0.0) and tr["error_rate"] > 0.02:
+            parts.append(
+                f"Bias: training error is {pct(tr)}, at least as large as the train-to-dev gap"
+                f" ({100 * gap:+.1f} points). Fit the training set better first (bigger model, longer"
+                " training, better features), and check the training labels."
+            )
+        if _significant(tr, dv) and gap > tr["error_rate"] * 0.5:
+            parts.append(
+                f"Variance or train/dev mismatch: dev error {pct(dv)} is well above training error {pct(tr)}."
+                " More or more varied training data, regularisation, or training data that looks like dev."
+            )
+        if not parts:
+            parts.append(
+                f"Training error {pct(tr)} and dev error {pct(dv)} are both low and close:"
+                " look at the dev errors to find what is left."
+            )
+    elif dv:
+        parts.append(f"Dev error is {pct(dv)}; import the training split too to tell bias from variance.")
+    elif tr:
+        parts.append(f"Training error is {pct(tr)}; import a dev split to review its errors.")
+    if dv and te and _significant(dv, te):
+        parts.append(
+            f"Test error {pct(te)} is well above dev error {pct(dv)}: the dev set is overfit"
+            " (tuned on too often) or too small; get a bigger dev set."
+        )
+    if dv and dv["examples"]:
+        lo, hi = dv["ci95"]
+        half = (hi - lo) / 2
+        if half > 0.005:
+            need = examples_for_halfwidth(dv["error_rate"], 0.005)
+            parts.append(
+                f"The dev set ({dv['examples']} examples) is too small to tell a 1-point change apart"
+                f" (95% interval ±{100 * half:.1f} points); that takes about {need:,} examples."
+            )
+    return " ".join(parts)
+
+
+def confusion(frame: pd.DataFrame, classes: list[str], split: str | None = "dev") -> np.ndarray:
+    """Counts with rows = given label, columns = predicted label, over labeled examples of ``split``."""
+    part = frame if split is None else frame[frame["split"] == split]
+    part = part[part["label"].notna()]
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    li = part["label"].map(index).to_numpy(dtype=np.int64)
+    pi = part["pred"].map(index).to_numpy(dtype=np.int64)
+    return np.bincount(li * k + pi, minlength=k * k).reshape(k, k)
+
+
+def per_class(frame: pd.DataFrame, classes: list[str], split: str = "dev") -> list[dict]:
+    """Support, errors, error rate, precision, recall and F1 per class (given label = truth)."""
+    m = confusion(frame, classes, split)
+    out = []
+    for i, c in enumerate(classes):
+        support = int(m[i].sum())
+        tp = int(m[i, i])
+        predicted = int(m[:, i].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out.append({
+            "class": c, "support": support, "errors": support - tp,
+            "error_rate": (support - tp) / support if support else 0.0,
+            "precision": precision, "recall": recall, "f1": f1,
+        })
+    return out
+
+
+def summary(frame: pd.DataFrame, classes: list[str]) -> dict:
+    """The figures of ``labeler summary --json``."""
+    splits = split_counts(frame)
+    return {"classes": list(classes), "splits": splits, "diagnosis": diagnose(splits)}

@@ -1,0 +1,488 @@
+"""The project file: one SQLite database (via sqlite-utils) that holds the imported examples, the
+reviewer's decisions, an append-only event log, the error-type taxonomy and review sessions.
+
+Every decision is one transaction in WAL mode with ``synchronous=FULL``: once a write returns, the
+decision survives a crash or a power cut. One process writes at a time; a second writer is refused
+(an advisory lock on a side file), readers may open the project read-only at any time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class ProjectError(Exception):
+    """A project file cannot be opened or written; the message says why."""
+
+
+class ProjectLocked(ProjectError):
+    """Another process is writing to the project."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def default_project_path(predictions: str | os.PathLike) -> Path:
+    """``data/preds.csv`` -> ``data/preds.labeler.db`` (``.csv.gz`` counts as one suffix)."""
+    p = Path(predictions)
+    name = p.name
+    for suffix in (".csv.gz", ".tsv.gz", ".txt.gz"):
+        if name.lower().endswith(suffix):
+            return p.with_name(name[: -len(suffix)] + ".labeler.db")
+    return p.with_name(p.stem + ".labeler.db")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The current verdict on one example."""
+
+    label: str | None = None  # the corrected label, when the reviewer knows it
+    tags: frozenset[str] = field(default_factory=frozenset)
+    error_types: frozenset[str] = field(default_factory=frozenset)
+    note: str = ""
+    reviewed: bool = False
+    reviewer: str | None = None
+    decided_at: str | None = None
+
+    @property
+    def is_wrong_label(self) -> bool:
+        return self.label is not None or "mislabeled" in self.tags
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "tags": sorted(self.tags),
+            "error_types": sorted(self.error_types),
+            "note": self.note,
+            "reviewed": self.reviewed,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Decision":
+        return cls(
+            label=row["label"],
+            tags=frozenset(json.loads(row["tags"] or "[]")),
+            error_types=frozenset(json.loads(row["error_types"] or "[]")),
+            note=row["note"] or "",
+            reviewed=bool(row["reviewed"]),
+            reviewer=row.get("reviewer"),
+            decided_at=row.get("decided_at"),
+        )
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "Decision":
+        if d is None:
+            return cls()
+        return cls(
+            label=d.get("label"),
+            tags=frozenset(d.get("tags", ())),
+            error_types=frozenset(d.get("error_types", ())),
+            note=d.get("note", ""),
+            reviewed=bool(d.get("reviewed")),
+        )
+
+    def same_verdict(self, other: "Decision") -> bool:
+        return self.to_json() == other.to_json()
+
+
+migrations = sqlite_utils.Migrations("labeler")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)"""
+    )
+    db.execute(
+        """CREATE TABLE examples (
+            id TEXT PRIMARY KEY,
+            row INTEGER NOT NULL,          -- position in the imported file
+            split TEXT NOT NULL,
+            path TEXT,                     -- as written in the file; resolved against meta.base_dir
+            text TEXT,
+            label TEXT,                    -- the given label; NULL = unlabeled
+            pred TEXT,
+            confidence REAL,
+            p_label REAL,                  -- probability of the given label
+            loss REAL,                     -- -log p(given label)
+            margin REAL,
+            topk TEXT,                     -- JSON [[class, p], ...], best first
+            wrong INTEGER NOT NULL,        -- labeled and pred != label
+            quality REAL,                  -- label-quality score (cleanlab), lower = likelier wrong
+            flagged INTEGER,               -- a likely label issue
+            suggested TEXT,                -- the most likely label
+            meta TEXT                      -- JSON of the row's other columns
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE decisions (
+            example_id TEXT PRIMARY KEY,
+            label TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            error_types TEXT NOT NULL DEFAULT '[]',
+            note TEXT NOT NULL DEFAULT '',
+            reviewed INTEGER NOT NULL DEFAULT 0,
+            reviewer TEXT,
+            decided_at TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            example_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            reviewer TEXT,
+            session_id INTEGER
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE error_types (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            reviewer TEXT,
+            queue TEXT,
+            items INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX examples_split ON examples(split, wrong)")
+
+
+def _check_file(path: Path) -> None:
+    """Refuse anything that is not an SQLite file, before SQLite (which would write) touches it."""
+    if path.is_dir():
+        raise ProjectError(f"{path} is a directory, not a labeler project")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise ProjectError(f"cannot read project {path}: {e.strerror}") from e
+    if head != SQLITE_MAGIC:
+        raise ProjectError(
+            f"{path} is not a labeler project (not an SQLite database, or its header is corrupt)"
+        )
+
+
+class Project:
+    """An open project file. Use :meth:`open` or :meth:`create`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool, lock_fd: int | None):
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.readonly = readonly
+        self._lock_fd = lock_fd
+        self._meta_cache: dict[str, object] = {}
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, readonly: bool = False) -> "Project":
+        path = Path(path)
+        if not path.exists():
+            raise ProjectError(f"no project at {path}")
+        _check_file(path)
+        lock_fd = None if readonly else _acquire_lock(path)
+        try:
+            # Validate through a connection that cannot write, so a damaged file stays untouched.
+            probe = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            try:
+                _validate(probe, path)
+            finally:
+                probe.close()
+            conn = _connect(path, readonly=readonly)
+            project = cls(path, conn, readonly=readonly, lock_fd=lock_fd)
+            if not readonly:
+                migrations.apply(project.db)
+        except sqlite3.DatabaseError as e:
+            _release_lock(lock_fd)
+            raise ProjectError(f"{path} is corrupt or not a labeler project: {e}") from e
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
+        return project
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> "Project":
+        """A new, empty project. Refuses to overwrite an existing file."""
+        path = Path(path)
+        if path.exists():
+            raise ProjectError(f"{path} exists already")
+        lock_fd = _acquire_lock(path)
+        conn = _connect(path, readonly=False)
+        project = cls(path, conn, readonly=False, lock_fd=lock_fd)
+        migrations.apply(project.db)
+        project.set_meta("created_at", now_iso())
+        return project
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None  # type: ignore[assignment]
+        _release_lock(self._lock_fd)
+        self._lock_fd = None
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        if self.readonly:
+            raise ProjectError(f"{self.path} is open read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise ProjectError(f"could not save to {self.path}: {e}") from e
+
+    # -- meta ----------------------------------------------------------------------------------
+    def meta(self, key: str, default=None):
+        if key not in self._meta_cache:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return default
+            self._meta_cache[key] = json.loads(row[0])
+        return self._meta_cache[key]
+
+    def set_meta(self, key: str, value, *, conn: sqlite3.Connection | None = None) -> None:
+        sql = "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        if conn is not None:
+            conn.execute(sql, (key, json.dumps(value)))
+        else:
+            with self.transaction() as c:
+                c.execute(sql, (key, json.dumps(value)))
+        self._meta_cache[key] = value
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta("classes", []))
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.meta("base_dir", str(self.path.parent)))
+
+    def resolve(self, path: str | None) -> Path | None:
+        """An example's path as the file system knows it: relative paths are relative to the
+        predictions file's folder, not the working directory."""
+        if not path:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    # -- examples ------------------------------------------------------------------------------
+    def example_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM examples").fetchone()[0]
+
+    def example(self, example_id: str) -> dict | None:
+        cur = self.conn.execute("SELECT * FROM examples WHERE id = ?", (example_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        d = dict(zip([c[0] for c in cur.description], row))
+        d["topk"] = json.loads(d["topk"]) if d["topk"] else []
+        d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
+        return d
+
+    # -- taxonomy ------------------------------------------------------------------------------
+    def error_types(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM error_types ORDER BY position")]
+
+    def set_error_types(self, names: list[str]) -> None:
+        """Replace the taxonomy (order = digit keys). Renames are done with :meth:`rename_error_type`."""
+        clean = [n.strip() for n in names if n.strip()]
+        dupes = {n for n in clean if clean.count(n) > 1}
+        if dupes:
+            raise ProjectError(f"error type listed twice: {', '.join(sorted(dupes))}")
+        with self.transaction() as c:
+            c.execute("DELETE FROM error_types")
+            c.executemany(
+                "INSERT INTO error_types(name, position) VALUES (?, ?)",
+                [(n, i) for i, n in enumerate(clean)],
+            )
+
+    def rename_error_type(self, old: str, new: str) -> None:
+        new = new.strip()
+        names = self.error_types()
+        if old not in names:
+            raise ProjectError(f"no error type {old!r}")
+        if not new or new in names:
+            raise ProjectError(f"cannot rename {old!r} to {new!r}")
+        with self.transaction() as c:
+            c.execute("UPDATE error_types SET name = ? WHERE name = ?", (new, old))
+            rows = c.execute(
+                "SELECT example_id, error_types FROM decisions WHERE error_types LIKE ?",
+                (f"%{json.dumps(old)[1:-1]}%",),
+            ).fetchall()
+            for eid, ets in rows:
+                s = set(json.loads(ets))
+                if old in s:
+                    s.discard(old)
+                    s.add(new)
+                    c.execute(
+                        "UPDATE decisions SET error_types = ? WHERE example_id = ?",
+                        (json.dumps(sorted(s)), eid),
+                    )
+
+    # -- decisions -----------------------------------------------------------------------------
+    def decision(self, example_id: str) -> Decision:
+        cur = self.conn.execute("SELECT * FROM decisions WHERE example_id = ?", (example_id,))
+        row = cur.fetchone()
+        if row is None:
+            return Decision()
+        return Decision.from_row(dict(zip([c[0] for c in cur.description], row)))
+
+    def decisions(self) -> dict[str, Decision]:
+        cur = self.conn.execute("SELECT * FROM decisions")
+        names = [c[0] for c in cur.description]
+        return {row[0]: Decision.from_row(dict(zip(names, row))) for row in cur}
+
+    def write_decision(
+        self,
+        example_id: str,
+        before: Decision,
+        after: Decision,
+        action: str,
+        *,
+        reviewer: str | None = None,
+        session_id: int | None = None,
+    ) -> Decision:
+        """Store ``after`` as the verdict on ``example_id`` and log the change, in one transaction."""
+        at = now_iso()
+        after = replace(after, reviewer=reviewer, decided_at=at)
+        with self.transaction() as c:
+            c.execute(
+                """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(example_id) DO UPDATE SET label = excluded.label, tags = excluded.tags,
+                     error_types = excluded.error_types, note = excluded.note, reviewed = excluded.reviewed,
+                     reviewer = excluded.reviewer, decided_at = excluded.decided_at""",
+                (
+                    example_id,
+                    after.label,
+                    json.dumps(sorted(after.tags)),
+                    json.dumps(sorted(after.error_types)),
+                    after.note,
+                    int(after.reviewed),
+                    reviewer,
+                    at,
+                ),
+            )
+            c.execute(
+                "INSERT INTO events(at, example_id, action, before, after, reviewer, session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (at, example_id, action, json.dumps(before.to_json()), json.dumps(after.to_json()), reviewer, session_id),
+            )
+            if session_id is not None:
+                c.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (at, session_id))
+        return after
+
+    def events(self, example_id: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM events" + (" WHERE example_id = ?" if example_id else "") + " ORDER BY seq"
+        cur = self.conn.execute(sql, (example_id,) if example_id else ())
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r)) for r in cur]
+
+    # -- sessions ------------------------------------------------------------------------------
+    def start_session(self, reviewer: str | None, queue: dict) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO sessions(started_at, reviewer, queue) VALUES (?, ?, ?)",
+                (now_iso(), reviewer, json.dumps(queue)),
+            )
+            return cur.lastrowid
+
+    def end_session(self, session_id: int, items: int) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE sessions SET ended_at = ?, items = ? WHERE id = ?", (now_iso(), items, session_id))
+
+
+def _validate(conn: sqlite3.Connection, path: Path) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = {"examples", "decisions", "events", "meta"} - tables
+    if missing:
+        raise ProjectError(
+            f"{path} is not a labeler project (missing tables: {', '.join(sorted(missing))})"
+        )
+    # Touch the pages the app needs first; a damaged file fails here, not mid-review.
+    conn.execute("SELECT count(*) FROM decisions").fetchone()
+    conn.execute("SELECT * FROM examples LIMIT 1").fetchone()
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _acquire_lock(path: Path) -> int:
+    lock = _lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ProjectError(f"cannot create lock file {lock}: {e.strerror}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        finally:
+            os.close(fd)
+        who = f" (process {holder})" if holder else ""
+        raise ProjectLocked(
+            f"{path} is open for writing in another labeler{who}; close it there, or open this one read-only"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _release_lock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -12,6 +12,7 @@ import click
 from .core import frame as framemod
 from .core import queue as queuemod
 from .core import stats
+from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
 from .core.store import Project, ProjectError, default_project_path
 
@@ -132,7 +133,12 @@ def import_cmd(predictions, project, columns, classes, classes_file, split, trai
 def summary(project, as_json):
     """Per split: examples, errors, error rate with a 95% interval, and a diagnosis."""
     with _open_readonly(project) as p:
-        result = stats.summary(framemod.load(p), p.classes)
+        frame = framemod.load(p)
+        result = stats.summary(frame, p.classes)
+        decisions = p.decisions()
+        dash = tallymod.dashboard(frame, decisions, tallymod.project_tally(p, frame, "dev")) if "dev" in result["splits"] else {}
+    result["dev_error_corrected"] = dash.get("dev_error_corrected")
+    result["error_floor"] = dash.get("error_floor")
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -141,6 +147,11 @@ def summary(project, as_json):
         lo, hi = d["ci95"]
         click.echo(f"{s:<6} {d['examples']:>9} {d['errors']:>7} {100 * d['error_rate']:>10.2f}%  "
                    f"{100 * lo:.2f}%-{100 * hi:.2f}%")
+    for key, what in (("dev_error_corrected", "dev error once the labels marked wrong are corrected"),
+                      ("error_floor", "rough floor (errors tagged mislabeled, ambiguous or very hard)")):
+        if result[key]:
+            lo, hi = result[key]["ci95"]
+            click.echo(f"{what}: {100 * result[key]['error_rate']:.2f}% ({100 * lo:.2f}%-{100 * hi:.2f}%)")
     click.echo("")
     click.echo(result["diagnosis"])
 
@@ -247,3 +258,16 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
     sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer))
+
+
+@main.command()
+@project_option
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "csv", "md", "json"]))
+def tally(project, split, fmt):
+    """How often each error category occurs among the reviewed errors, projected onto all errors."""
+    from .core import tally_format
+
+    with _open_readonly(project) as p:
+        result = tallymod.project_tally(p, framemod.load(p), split)
+    click.echo(tally_format.render(result, fmt), nl=False)

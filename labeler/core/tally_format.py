@@ -1,0 +1,60 @@
+"""The tally as text: a terminal table, CSV (safe to open in a spreadsheet), Markdown or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): prefix a quote."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _rows(t: dict) -> list[list]:
+    rows = []
+    for c in t["categories"]:
+        lo, hi = c["ci95"]
+        rows.append([
+            c["name"], c["kind"], c["count"], _pct(c["share"]), f"{_pct(lo)}-{_pct(hi)}",
+            "" if c["projected_errors"] is None else f"{c['projected_errors']:.1f}",
+            "" if c["ceiling"] is None else f"{100 * c['ceiling']:.2f}",
+        ])
+    return rows
+
+
+HEADER = ["category", "kind", "count", "share", "95% interval", "projected errors", "ceiling (points)"]
+
+
+def render(t: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(t, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["category", "kind", "count", "share", "ci95_low", "ci95_high", "projected_errors", "ceiling"])
+        for c in t["categories"]:
+            w.writerow([spreadsheet_safe(c["name"]), c["kind"], c["count"], f"{c['share']:.6f}",
+                        f"{c['ci95'][0]:.6f}", f"{c['ci95'][1]:.6f}",
+                        "" if c["projected_errors"] is None else f"{c['projected_errors']:.4f}",
+                        "" if c["ceiling"] is None else f"{c['ceiling']:.6f}"])
+        return buf.getvalue()
+    head = (f"{t['split']}: {t['reviewed']} of {t['errors']} errors reviewed;"
+            f" error rate {100 * t['error_rate']:.2f}%. {t['note']}")
+    rows = _rows(t)
+    if fmt == "md":
+        lines = [head, "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in r) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(str(x)) for x in [h] + [r[i] for r in rows]) for i, h in enumerate(HEADER)]
+    fmt_row = lambda r: "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+    return "\n".join([head, "", fmt_row(HEADER)] + [fmt_row(r) for r in rows]) + "\n"

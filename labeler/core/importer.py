@@ -336,10 +336,13 @@ class Examples:
 
 
 def _natural_key(s: str):
+    """Numbers first in numeric order, then the rest as text. Only finite numbers count: "nan" would
+    make the order depend on the order the classes were seen in (NaN compares false both ways)."""
     try:
-        return (0, float(s), s)
+        v = float(s)
     except ValueError:
         return (1, 0.0, s)
+    return (0, v, s) if math.isfinite(v) else (1, 0.0, s)
 
 
 def _problem_rows(table: Table, mask: np.ndarray, limit: int = 5) -> str:
@@ -353,7 +356,8 @@ def _strings(frame: pd.DataFrame, col: str) -> list[str]:
     s = frame[col]
     if s.dtype == object:
         return [v if isinstance(v, str) else ("" if v is None else json.dumps(v) if isinstance(v, list) else str(v)) for v in s.tolist()]
-    return [repr(float(v)) if isinstance(v, float) else str(v) for v in s.tolist()]
+    # numeric columns (Parquet): a null is an empty cell, not the text "nan"
+    return [("" if v != v else repr(float(v))) if isinstance(v, float) else str(v) for v in s.tolist()]
 
 
 def _floats(table: Table, col: str, what: str) -> np.ndarray:

@@ -98,6 +98,11 @@ class ReviewSession:
     def decision(self, example_id: str) -> Decision:
         return self._decisions.get(example_id, Decision())
 
+    def reload_decisions(self) -> None:
+        """Re-read the decisions from the project, after a change made there directly (a renamed
+        error type rewrites the decisions that carry it)."""
+        self._decisions = self.project.decisions()
+
     def reviewed_count(self) -> int:
         return sum(1 for i in self.items if self.decision(i).reviewed)
 

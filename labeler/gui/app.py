@@ -1,0 +1,86 @@
+"""Start the review window: ``labeler review`` calls :func:`run`.
+
+It opens the project (importing a predictions file first, off the GUI thread, with progress), applies
+a taxonomy, shows the window and runs the event loop. Problems with the input are dialogs, not
+tracebacks; anything unexpected is logged and shown (see :mod:`labeler.gui.errors`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from labeler.core.importer import ImportCancelled, ImportProblem
+from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.store import ProjectError
+
+from . import errors, keymap as keymapmod, loader, theme
+
+ORGANIZATION = "labeler"
+APP_NAME = "labeler"
+EXIT_PROBLEM = 2
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, named so QSettings and QStandardPaths find the app's folders."""
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setOrganizationName(ORGANIZATION)
+        QApplication.setApplicationName(APP_NAME)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("labeler")
+    return app
+
+
+def _find_project_here() -> Path | None:
+    found = sorted(Path.cwd().glob(f"*{loader.PROJECT_SUFFIX}"))
+    return found[0] if len(found) == 1 else None
+
+
+def run(
+    source: str | None = None,
+    project: str | None = None,
+    spec: QueueSpec = QueueSpec(),
+    taxonomy: str | None = None,
+    reviewer: str | None = None,
+) -> int:
+    """Open the review window on ``source`` (predictions or project) or ``project``; the exit code."""
+    app = application()
+    errors.install()
+    settings = QSettings()
+    theme.apply(app, str(settings.value("theme", "light")))
+    try:
+        keymap = keymapmod.load()
+    except keymapmod.KeymapError as e:
+        QMessageBox.warning(None, "labeler: keymap", f"{e}\n\nUsing the default keys.")
+        keymap = keymapmod.default_keymap()
+
+    from .main_window import MainWindow  # after the QApplication: widgets need it
+
+    window = MainWindow(settings=settings, keymap=keymap, reviewer=reviewer, spec=spec)
+    if source is None and project is None:
+        project = _find_project_here()
+    if source is not None or project is not None:
+        try:
+            opened, summary = loader.open_source(None, source, project, taxonomy)
+        except ImportCancelled:
+            return EXIT_PROBLEM
+        except (ProjectError, ImportProblem, OSError) as e:
+            QMessageBox.critical(None, "labeler: cannot open", str(e))
+            return EXIT_PROBLEM
+        try:
+            window.set_project(opened, spec)
+        except QueueRefused as e:
+            opened.close()
+            QMessageBox.critical(None, "labeler: cannot review this", str(e))
+            return EXIT_PROBLEM
+        if summary is not None:
+            window.statusBar().showMessage(summary.lines()[0], 8000)
+    window.show()
+    window.item_view.image_view.setFocus()
+    return app.exec()

@@ -1,0 +1,153 @@
+"""Shows the example under review: its image, decoded ahead on worker threads, or its text.
+
+On every move the current image is requested first, then the next few and the previous one are
+prefetched at the view's size, so the next key press finds its image decoded. Nothing is decoded on
+the GUI thread: an image that is not ready yet shows "loading" until the prefetcher's ``ready`` signal
+brings it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QTimer, Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTextBrowser, QWidget
+
+from labeler.core.images import Decoded
+from labeler.core.session import ReviewSession
+
+from .image_view import ImageView
+from .prefetch import ImagePrefetcher
+
+AHEAD = 8  # items decoded ahead of the current one (and one behind)
+
+
+class ItemView(QStackedWidget):
+    """An ImageView, a text view and a message page, with the prefetcher that feeds the image view."""
+
+    shown = Signal(str)  # example id whose image (or placeholder, or text) is now set on the view
+
+    def __init__(self, parent: QWidget | None = None, *, view_class: type[ImageView] = ImageView):
+        super().__init__(parent)
+        self.image_view = view_class()
+        self.text_view = QTextBrowser()
+        self.text_view.setOpenLinks(False)
+        self.text_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setObjectName("message")
+        for w in (self.image_view, self.text_view, self.message):
+            self.addWidget(w)
+        self.loading = QLabel("loading…", self.image_view)
+        self.loading.setStyleSheet("color: #bbbbbb; background: transparent; font-size: 14pt;")
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading.hide()
+        self.prefetcher = ImagePrefetcher(self)
+        self.prefetcher.ready.connect(self._on_ready)
+        self._session: ReviewSession | None = None
+        self._paths: dict[str, str | None] = {}  # example id -> resolved image path (None: no image)
+        self._current: tuple[str, str] | None = None  # (example id, path) waiting for or showing an image
+        self._shown_id: str | None = None  # whose image the image view shows now
+        self._resize_timer = QTimer(self, singleShot=True, interval=150)
+        self._resize_timer.timeout.connect(self._resized)
+        self._shown_size: tuple[int, int] | None = None  # the decode size of the image shown
+        self.show_message("Open a predictions file or a project:\nFile ▸ Open…, or drop it on this window.")
+
+    # -- what to show --------------------------------------------------------------------------
+    def set_session(self, session: ReviewSession | None) -> None:
+        self._session = session
+        self._paths.clear()
+        self._current = None
+        self.prefetcher.clear()
+
+    def show_message(self, text: str) -> None:
+        self._current = None
+        self._shown_id = None
+        self.message.setText(text)
+        self.setCurrentWidget(self.message)
+
+    def refresh(self) -> None:
+        """Show the session's current item and decode the ones around it."""
+        s = self._session
+        if s is None:
+            return
+        eid = s.current_id
+        if eid is None:
+            self.show_message("Nothing to review in this queue.\n" + s.spec.describe())
+            return
+        path = self._path(eid)
+        if path is None:
+            ex = s.example(eid)
+            self._current = None
+            self._shown_id = None
+            self.text_view.setPlainText((ex or {}).get("text") or "(this example has neither an image nor a text)")
+            self.setCurrentWidget(self.text_view)
+            self.shown.emit(eid)
+        else:
+            self.setCurrentWidget(self.image_view)
+            size = self.decode_size()
+            self._current = (eid, path)
+            self.prefetcher.request(path, size, priority=1)
+            around = s.items[s.position + 1 : s.position + 1 + AHEAD] + s.items[max(0, s.position - 1) : s.position]
+            self.prefetcher.prefetch([path, *[p for p in map(self._path, around) if p]], size)
+            self._show_if_ready()
+
+    def decode_size(self) -> tuple[int, int]:
+        """The image view's size in device pixels: decoded images fit it exactly, so painting is a blit."""
+        dpr = self.image_view.devicePixelRatioF()
+        return max(64, round(self.image_view.width() * dpr)), max(64, round(self.image_view.height() * dpr))
+
+    def current_path(self) -> str | None:
+        return self._current[1] if self._current else None
+
+    # -- internals -----------------------------------------------------------------------------
+    def _path(self, eid: str) -> str | None:
+        if eid not in self._paths:
+            ex = self._session.example(eid) if self._session else None
+            p = self._session.project.resolve(ex.get("path")) if ex else None
+            self._paths[eid] = os.fspath(p) if p is not None else None
+        return self._paths[eid]
+
+    def _show_if_ready(self) -> None:
+        if self._current is None:
+            return
+        eid, path = self._current
+        hit = self.prefetcher.get(path, self.decode_size())
+        if hit is None:
+            if self._shown_id != eid:  # the same item at a new size keeps its image until then
+                self._shown_id = None
+                if self.image_view.image() is not None or self.image_view.placeholder() is not None:
+                    self.image_view.set_image(None)
+                self.loading.resize(self.image_view.size())
+                self.loading.show()
+            return
+        self.loading.hide()
+        self._shown_id, self._shown_size = eid, self.decode_size()
+        if isinstance(hit, QImage):
+            self.image_view.set_image(hit)
+        else:
+            assert isinstance(hit, Decoded)
+            self.image_view.set_placeholder(hit.reason or "cannot show this image", path)
+        self.shown.emit(eid)
+
+    def _on_ready(self, path: str) -> None:
+        if self._current is not None and self._current[1] == path:
+            self._show_if_ready()
+
+    def _resized(self) -> None:
+        # An image smaller than its box was decoded whole: a new size would decode the same pixels
+        # (and setting them again would reset the reviewer's zoom).
+        image, box, new = self.image_view.image(), self._shown_size, self.decode_size()
+        if (image is not None and box is not None and self._current and self._shown_id == self._current[0]
+                and image.width() < box[0] and image.height() < box[1]
+                and image.width() <= new[0] and image.height() <= new[1]):
+            return
+        self.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.loading.resize(self.image_view.size())
+        if self._current is not None:
+            self._resize_timer.start()

@@ -1,0 +1,116 @@
+"""Open what the user asked for: a project, or a predictions file that is imported first.
+
+The import runs on a worker thread with a progress dialog that can cancel it (BAD_INPUTS row 19);
+the GUI thread only waits in its event loop, so the window keeps painting. Errors are raised to the
+caller, which shows them in a dialog.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from labeler.core.importer import ImportCancelled, ImportSummary, import_predictions
+from labeler.core.store import SQLITE_MAGIC, Project, default_project_path
+
+PROJECT_SUFFIX = ".labeler.db"
+STAGES = {"reading": "Reading", "checking": "Checking", "ranking": "Ranking labels", "writing": "Writing", "done": "Done"}
+
+
+def is_project_file(path: str | Path) -> bool:
+    """A labeler project is an SQLite file; anything else is a predictions file to import."""
+    p = Path(path)
+    if p.name.endswith(PROJECT_SUFFIX):
+        return True
+    try:
+        with open(p, "rb") as f:
+            return f.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+class _Signals(QObject):
+    progress = Signal(str, float)
+    finished = Signal(object, object)  # summary, exception
+
+
+def import_with_progress(
+    parent: QWidget | None, source: str | Path, project_path: str | Path | None = None
+) -> ImportSummary:
+    """Import ``source`` on a worker thread while a progress dialog shows the stage; raises what the
+    import raised (ImportProblem, ProjectError, ImportCancelled)."""
+    cancel = threading.Event()
+    signals = _Signals()
+    dialog = QProgressDialog(f"Importing {Path(source).name}…", "Cancel", 0, 1000, parent)
+    dialog.setWindowTitle("labeler: import")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal if parent else Qt.WindowModality.ApplicationModal)
+    dialog.setMinimumDuration(400)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.canceled.connect(cancel.set)
+    loop = QEventLoop()
+    outcome: dict = {}
+
+    def on_progress(stage: str, frac: float) -> None:
+        dialog.setLabelText(f"{STAGES.get(stage, stage)} {Path(source).name}…")
+        dialog.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
+
+    def on_finished(summary, error) -> None:
+        outcome["summary"], outcome["error"] = summary, error
+        loop.quit()
+
+    signals.progress.connect(on_progress, Qt.ConnectionType.QueuedConnection)
+    signals.finished.connect(on_finished, Qt.ConnectionType.QueuedConnection)
+
+    def work() -> None:
+        try:
+            summary = import_predictions(
+                source, project_path, progress=lambda st, fr: signals.progress.emit(st, fr), cancel=cancel
+            )
+        except BaseException as e:  # handed to the GUI thread, which raises it there
+            signals.finished.emit(None, e)
+        else:
+            signals.finished.emit(summary, None)
+
+    thread = threading.Thread(target=work, name="labeler-import", daemon=True)
+    thread.start()
+    if "summary" not in outcome:
+        loop.exec()
+    thread.join()
+    dialog.close()
+    dialog.deleteLater()
+    if outcome.get("error") is not None:
+        raise outcome["error"]
+    return outcome["summary"]
+
+
+def open_source(
+    parent: QWidget | None,
+    source: str | Path | None,
+    project: str | Path | None = None,
+    taxonomy: str | Path | None = None,
+) -> tuple[Project, ImportSummary | None]:
+    """Open a project, importing ``source`` into it first if that is a predictions file.
+
+    Re-importing the predictions file of an existing project updates it and keeps its reviews."""
+    summary = None
+    if source is not None and not is_project_file(source):
+        summary = import_with_progress(parent, source, project or default_project_path(source))
+        project_path = summary.project
+    else:
+        project_path = Path(source if source is not None else project)
+    opened = Project.open(project_path)
+    if taxonomy is not None:
+        try:
+            names = Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()
+            opened.set_error_types(names)
+        except BaseException:
+            opened.close()
+            raise
+    return opened, summary
+
+
+__all__ = ["ImportCancelled", "import_with_progress", "is_project_file", "open_source"]

@@ -1,0 +1,382 @@
+"""The review window: it assembles the item view, the side panel, the menus and the keys, and passes
+every key to one call of the review session. It holds no review state of its own."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QWidget,
+)
+
+from labeler.core.importer import ImportCancelled, ImportProblem
+from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
+from labeler.core.session import ReviewSession, SessionEvent
+from labeler.core.store import Project, ProjectError
+
+from . import dialogs, keymap as keymapmod, loader, theme
+from .help_overlay import HelpOverlay
+from .image_view import ImageView
+from .item_view import ItemView
+from .panels import ItemPanel
+
+RECENT_MAX = 10
+OPEN_FILTER = "Predictions or projects (*.csv *.tsv *.txt *.gz *.parquet *.pq *.jsonl *.ndjson *.db);;All files (*)"
+OPEN_PROBLEMS = (ProjectError, ImportProblem, QueueRefused, OSError)
+
+
+class MainWindow(QMainWindow):
+    session_changed = Signal()
+
+    def __init__(self, *, settings: QSettings | None = None, keymap: keymapmod.Keymap | None = None,
+                 reviewer: str | None = None, spec: QueueSpec = QueueSpec(),
+                 view_class: type[ImageView] = ImageView):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings()
+        self.keymap = keymap if keymap is not None else keymapmod.load()
+        self.reviewer, self.spec = reviewer, spec
+        self.session: ReviewSession | None = None
+        self.error_types: list[str] = []
+        self._reviewed = 0
+        self._queue_ids: set[str] = set()
+        self._in_call = False
+        self._dirty: set[str] = set()
+        self.docks: dict[str, QDockWidget] = {}
+
+        self.item_view = ItemView(view_class=view_class)
+        self.panel = ItemPanel()
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setObjectName("mainSplitter")
+        split.addWidget(self.item_view)
+        split.addWidget(self.panel)
+        split.setStretchFactor(0, 1)
+        split.setCollapsible(0, False)
+        split.setSizes([900, 340])
+        self.setCentralWidget(split)
+        self.saved_label = QLabel("")
+        self.saved_label.setObjectName("saved")
+        self.statusBar().addPermanentWidget(self.saved_label)
+
+        self.actions = keymapmod.create_actions(self, self._handlers(), self.keymap)
+        for name in ("mislabeled", "ambiguous", "very_hard", "very_easy", *[f"error_type_{i}" for i in range(1, 10)]):
+            self.actions[name].setCheckable(True)
+        self._build_menus()
+        self.help_overlay = HelpOverlay(self)
+        self.setAcceptDrops(True)
+        self._pace_timer = QTimer(self, interval=5000)
+        self._pace_timer.timeout.connect(self._show_progress)
+        self._pace_timer.start()
+        self.resize(1280, 820)
+        if self.settings.value("window/geometry") is not None:
+            self.restoreGeometry(self.settings.value("window/geometry"))
+            self.restoreState(self.settings.value("window/state"))
+        self._update_title()
+        self._update_enabled()
+
+    # -- keys -> session ------------------------------------------------------------------------
+    def _handlers(self) -> dict:
+        call = lambda name, *a: (lambda: self._do(name, *a))
+        view = self.item_view.image_view
+        return {
+            "next": call("next"), "prev": call("prev"), "accept_prediction": call("accept_prediction"),
+            "choose_label": self.choose_label, "note": self.edit_note,
+            **{k: call("toggle_tag", tag) for k, tag in keymapmod.TAGS.items()},
+            **{f"error_type_{i}": call("toggle_error_type", i) for i in range(1, 10)},
+            "undo": call("undo"), "redo": call("redo"),
+            "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_reset": view.zoom_reset,
+            "help": self.toggle_help,
+        }
+
+    def _do(self, method: str, *args) -> None:
+        """Call one session function; redraw once afterwards; show "saved" only once it returned."""
+        if self.session is None:
+            return
+        self.help_overlay.hide()
+        self._in_call, self._dirty = True, set()
+        try:
+            getattr(self.session, method)(*args)
+        except ProjectError as e:
+            self.saved_label.setText("NOT saved")
+            QMessageBox.critical(self, "labeler: not saved", str(e))
+        finally:
+            self._in_call = False
+            self._refresh(self._dirty)
+        if "decision" in self._dirty:
+            self.saved_label.setText(f"✓ saved {time.strftime('%H:%M:%S')}")
+
+    def _on_event(self, event: SessionEvent) -> None:
+        if event.kind == "decision" and event.change is not None and event.example_id in self._queue_ids:
+            self._reviewed += int(event.change.after.reviewed) - int(event.change.before.reviewed)
+        if event.kind == "queue":
+            self._queue_ids = set(self.session.items)
+            self._reviewed = self.session.reviewed_count()
+        self._dirty.add(event.kind)
+        if not self._in_call:  # a change that did not come through a key (e.g. a future panel's click)
+            self._refresh({event.kind})
+
+    def _refresh(self, kinds: set[str]) -> None:
+        if not kinds or self.session is None:
+            return
+        if kinds & {"moved", "queue"}:
+            self.item_view.refresh()
+            self.panel.show_item(self.session, self.error_types)
+        else:
+            self.panel.show_item(self.session, self.error_types)
+        self._show_progress()
+        self._update_enabled()
+        if "queue" in kinds:
+            self._update_title()
+            self.order_actions[self.session.spec.order].setChecked(True)
+
+    def _show_progress(self) -> None:
+        if self.session is not None:
+            self.panel.show_progress(self._reviewed, len(self.session.items), self.session.pace())
+
+    def _update_enabled(self) -> None:
+        s = self.session
+        has_item = s is not None and s.current_id is not None
+        for name, action in self.actions.items():
+            if name.startswith("zoom") or name == "help":
+                continue
+            action.setEnabled(has_item)
+        self.actions["undo"].setEnabled(s is not None and s.can_undo)
+        self.actions["redo"].setEnabled(s is not None and s.can_redo)
+        d = s.decision(s.current_id) if has_item else None
+        for name, tag in keymapmod.TAGS.items():
+            self.actions[name].setChecked(d is not None and tag in d.tags)
+        for i in range(1, 10):
+            action = self.actions[f"error_type_{i}"]
+            name = self.error_types[i - 1] if i <= len(self.error_types) else None
+            action.setVisible(name is not None)
+            action.setText(f"Error type {i}: {name}" if name else f"Error type {i}")
+            action.setChecked(d is not None and name in d.error_types)
+
+    # -- dialogs ----------------------------------------------------------------------------------
+    def choose_label(self) -> None:
+        """L: a label picker; what it returns goes to ``set_label`` for the item it was opened on."""
+        s = self.session
+        if s is None or s.current_id is None:
+            return
+        row = s.frame_row()
+        picker = dialogs.LabelPicker(
+            s.project.classes, current=s.decision(s.current_id).label, given=row["label"], pred=row["pred"], parent=self
+        )
+        self._open_modal(picker, lambda: self._do("set_label", picker.chosen()))
+
+    def edit_note(self) -> None:
+        """N: the note editor; Return saves through ``set_note``."""
+        s = self.session
+        if s is None or s.current_id is None:
+            return
+        editor = dialogs.NoteEditor(s.decision(s.current_id).note, s.current_id, self)
+        self._open_modal(editor, lambda: self._do("set_note", editor.edit.text()))
+
+    def _open_modal(self, dialog, on_accept) -> None:
+        # open(), not exec(): no nested event loop inside a key's handler.
+        eid = self.session.current_id
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: on_accept() if self.session and self.session.current_id == eid else None)
+        dialog.open()
+
+    def edit_error_types(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        dialog = dialogs.ErrorTypeEditor(self.error_types, self)
+        if dialog.exec() != dialogs.QDialog.DialogCode.Accepted:
+            return
+        names, renames = dialog.result_names()
+        try:
+            # Through temporary names, so that swapping two names works.
+            temp = {old: f"\x00renaming {i}" for i, old in enumerate(renames)}
+            for old, tmp in temp.items():
+                s.project.rename_error_type(old, tmp)
+            for old, tmp in temp.items():
+                s.project.rename_error_type(tmp, renames[old])
+            s.project.set_error_types(names)
+        except ProjectError as e:
+            QMessageBox.warning(self, "Error types", str(e))
+        s.reload_decisions()
+        self.error_types = s.project.error_types()
+        self.help_overlay.set_rows(keymapmod.help_rows(self.keymap, self.error_types))
+        self._refresh({"decision"})
+
+    def toggle_help(self) -> None:
+        self.help_overlay.set_rows(keymapmod.help_rows(self.keymap, self.error_types))
+        self.help_overlay.toggle()
+
+    # -- projects -------------------------------------------------------------------------------
+    def set_project(self, project: Project, spec: QueueSpec | None = None) -> None:
+        """Review ``project``; raises QueueRefused (the project is then not taken)."""
+        session = ReviewSession(project, spec or self.spec, reviewer=self.reviewer)
+        self.close_project()
+        self.session, self.spec = session, session.spec
+        self.error_types = project.error_types()
+        self._queue_ids = set(session.items)
+        self._reviewed = session.reviewed_count()
+        session.subscribe(self._on_event)
+        self.item_view.set_session(session)
+        self._add_recent(project.path)
+        self._refresh({"queue"})
+        self.saved_label.setText("")
+        self.session_changed.emit()
+
+    def close_project(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            self.item_view.set_session(None)
+            session.close()
+            session.project.close()
+            self.panel.show_item(None)
+            self._update_enabled()
+            self._update_title()
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a project or import a predictions file (File ▸ Open, Recent, drag and drop)."""
+        try:
+            project, summary = loader.open_source(self, path)
+        except ImportCancelled:
+            self.statusBar().showMessage("Import cancelled; nothing was written.", 5000)
+            return False
+        except OPEN_PROBLEMS as e:
+            QMessageBox.critical(self, "labeler: cannot open", str(e))
+            return False
+        try:
+            self.set_project(project)
+        except QueueRefused as e:
+            project.close()
+            QMessageBox.critical(self, "labeler: cannot open", str(e))
+            return False
+        if summary is not None:
+            self.statusBar().showMessage(summary.lines()[0], 8000)
+        return True
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open predictions or a project", "", OPEN_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [str(Path(path).resolve())] + [p for p in self._recent() if p != str(Path(path).resolve())]
+        self.settings.setValue("recent", recent[:RECENT_MAX])
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self._recent():
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _set_order(self, order: str) -> None:
+        if self.session is not None and order != self.session.spec.order:
+            self._do("set_queue", replace(self.session.spec, order=order))
+
+    # -- window ---------------------------------------------------------------------------------
+    def add_dock(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Add an analysis panel as a dock; the View ▸ Panels menu lists it, its place is remembered."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName("dock_" + title.lower().replace(" ", "_"))
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.restoreDockWidget(dock)
+        self.docks[title] = dock
+        self.panels_menu.addAction(dock.toggleViewAction())
+        self.panels_menu.menuAction().setVisible(True)
+        return dock
+
+    def _update_title(self) -> None:
+        if self.session is None:
+            self.setWindowTitle("labeler")
+        else:
+            self.setWindowTitle(f"labeler — {self.session.project.path.name} — {self.session.spec.describe()}")
+
+    def _build_menus(self) -> None:
+        a, bar = self.actions, self.menuBar()
+        file = bar.addMenu("&File")
+        self._menu_action(file, "&Open predictions or project…", self._open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.recent_menu.setEnabled(bool(self._recent()))
+        export = file.addAction("&Export…")
+        export.setEnabled(False)  # comes with the export issue
+        file.addSeparator()
+        self._menu_action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        review = bar.addMenu("&Review")
+        for group in (["next", "prev"], ["accept_prediction", "choose_label", "note"],
+                      ["mislabeled", "ambiguous", "very_hard", "very_easy"], [f"error_type_{i}" for i in range(1, 10)],
+                      ["undo", "redo"]):
+            review.addActions([a[n] for n in group])
+            review.addSeparator()
+        review.addAction("Edit &error types…", self.edit_error_types)
+        order_menu = review.addMenu("Queue &order")
+        group = QActionGroup(self)
+        self.order_actions: dict[str, QAction] = {}
+        for order in ORDERS:
+            act = order_menu.addAction(order, lambda o=order: self._set_order(o))
+            act.setCheckable(True)
+            act.setChecked(order == self.spec.order)
+            group.addAction(act)
+            self.order_actions[order] = act
+
+        view = bar.addMenu("&View")
+        view.addActions([a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        tgroup = QActionGroup(self)
+        for name in theme.THEMES:
+            act = themes.addAction(name.capitalize(), lambda n=name: self.set_theme(n))
+            act.setCheckable(True)
+            act.setChecked(name == theme.current())
+            tgroup.addAction(act)
+        self.panels_menu = view.addMenu("&Panels")
+        self.panels_menu.menuAction().setVisible(False)
+
+        helpm = bar.addMenu("&Help")
+        helpm.addAction(a["help"])
+        helpm.addAction("&About labeler", lambda: dialogs.about(self))
+
+    def _menu_action(self, menu: QMenu, text: str, slot, shortcut) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def set_theme(self, name: str) -> None:
+        self.settings.setValue("theme", theme.apply(QApplication.instance(), name))
+
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = event.mimeData().urls()[0].toLocalFile()
+        event.acceptProposedAction()
+        QTimer.singleShot(0, lambda: self.open_path(path))  # not inside the drop: the import opens a dialog
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.item_view.prefetcher.shutdown()
+        self.close_project()
+        super().closeEvent(event)

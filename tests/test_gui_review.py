@@ -1,0 +1,289 @@
+"""The review window driven by real key events, as a reviewer would use it (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from labeler.core.importer import import_predictions  # noqa: E402
+from labeler.core.queue import QueueSpec  # noqa: E402
+from labeler.core.store import Project  # noqa: E402
+from labeler.gui import keymap as keymapmod  # noqa: E402
+from labeler.gui.dialogs import LabelPicker, NoteEditor  # noqa: E402
+from labeler.gui.main_window import MainWindow  # noqa: E402
+
+DIGITS = Path(__file__).resolve().parents[1] / "sample_data" / "digits"
+TAXONOMY = (DIGITS / "taxonomy.txt").read_text().splitlines()
+
+
+@pytest.fixture
+def project_path(digits_project) -> Path:
+    """The sample data imported with its taxonomy (conftest), a private copy per test."""
+    return digits_project
+
+
+def open_window(qtbot, tmp_path, project_path, spec: QueueSpec | None = None) -> MainWindow:
+    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap())
+    qtbot.addWidget(win)
+    win.set_project(Project.open(project_path), spec)
+    win.resize(1100, 720)
+    with qtbot.waitExposed(win):
+        win.show()
+    win.activateWindow()
+    win.item_view.image_view.setFocus()
+    view = win.item_view.image_view
+    qtbot.waitUntil(lambda: view.image() is not None or view.placeholder() is not None)
+    return win
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, project_path):
+    w = open_window(qtbot, tmp_path, project_path)
+    yield w
+    w.close()
+
+
+def decisions_on_disk(path: Path) -> dict[str, dict]:
+    """The decisions as a separate reader sees them (the app's writes must be committed)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT example_id, label, tags, error_types, note, reviewed FROM decisions").fetchall()
+    finally:
+        conn.close()
+    return {
+        r[0]: {"label": r[1], "tags": sorted(json.loads(r[2])), "error_types": sorted(json.loads(r[3])),
+               "note": r[4], "reviewed": bool(r[5])}
+        for r in rows
+    }
+
+
+def key(qtbot, win, k, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(win.item_view.image_view, k, modifier)
+
+
+def test_a_whole_session_by_keys(qtbot, win, project_path):
+    s = win.session
+    items = list(s.items)
+    row1 = s.frame_row(items[1])
+    other = next(c for c in s.project.classes if c not in (row1["label"], row1["pred"]))
+
+    key(qtbot, win, Qt.Key.Key_Right)
+    assert s.position == 1
+    assert win.panel.position_label.text() == f"Item 2 of {len(items)}"
+    for k in (Qt.Key.Key_P, Qt.Key.Key_M, Qt.Key.Key_A, Qt.Key.Key_H, Qt.Key.Key_E, Qt.Key.Key_1, Qt.Key.Key_2):
+        key(qtbot, win, k)
+    assert win.saved_label.text().startswith("✓ saved")
+    assert [name for _, name, on in win.panel.tags.rows() if on] == ["mislabeled", "ambiguous", "very easy"]
+    assert [name for _, name, on in win.panel.error_types.rows() if on] == TAXONOMY[:2]
+
+    key(qtbot, win, Qt.Key.Key_L)
+    picker = QApplication.activeModalWidget()
+    assert isinstance(picker, LabelPicker)
+    qtbot.keyClicks(picker.filter, other)
+    qtbot.keyClick(picker.filter, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: s.decision(items[1]).label == other)
+
+    key(qtbot, win, Qt.Key.Key_N)
+    editor = QApplication.activeModalWidget()
+    assert isinstance(editor, NoteEditor)
+    qtbot.keyClicks(editor.edit, "stroke half erased")
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: s.decision(items[1]).note == "stroke half erased")
+    assert "stroke half erased" in win.panel.note_label.text()
+
+    key(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert s.decision(items[1]).note == ""
+    key(qtbot, win, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert s.decision(items[1]).note == "stroke half erased"
+
+    key(qtbot, win, Qt.Key.Key_Left)
+    assert s.position == 0
+    key(qtbot, win, Qt.Key.Key_M)
+    key(qtbot, win, Qt.Key.Key_Right)  # to item 1, reviewed already
+    key(qtbot, win, Qt.Key.Key_Right)  # item 1 -> 2
+    key(qtbot, win, Qt.Key.Key_Space)  # item 2 reviewed -> 3
+    key(qtbot, win, Qt.Key.Key_Return)  # item 3 reviewed -> 4
+    key(qtbot, win, Qt.Key.Key_P)
+    key(qtbot, win, Qt.Key.Key_P)  # P again takes the correction back
+    key(qtbot, win, Qt.Key.Key_Backspace)
+    assert s.position == 3
+    # Escape in a dialog changes nothing.
+    key(qtbot, win, Qt.Key.Key_N)
+    editor = QApplication.activeModalWidget()
+    qtbot.keyClicks(editor.edit, "never saved")
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None)
+
+    plain = {"label": None, "tags": [], "error_types": [], "note": "", "reviewed": True}
+    expected = {
+        items[0]: {**plain, "tags": ["mislabeled"]},
+        items[1]: {"label": other, "tags": ["ambiguous", "mislabeled", "very easy"],
+                   "error_types": sorted(TAXONOMY[:2]), "note": "stroke half erased", "reviewed": True},
+        items[2]: plain,
+        items[3]: plain,
+        items[4]: plain,
+    }
+    assert decisions_on_disk(project_path) == expected
+    assert win.panel.reviewed_label.text() == f"Reviewed 5 of {len(items)} ({100 * 5 / len(items):.0f}%)"
+    assert win.panel.progress.value() == 5
+    assert "labeler" in win.windowTitle() and project_path.name in win.windowTitle()
+
+
+def test_undo_redo_enabled_state_follows_the_session(qtbot, win):
+    assert not win.actions["undo"].isEnabled()
+    key(qtbot, win, Qt.Key.Key_M)
+    assert win.actions["undo"].isEnabled() and not win.actions["redo"].isEnabled()
+    assert win.actions["mislabeled"].isChecked()
+    key(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.actions["redo"].isEnabled()
+    assert not win.actions["mislabeled"].isChecked()
+    key(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.actions["mislabeled"].isChecked()
+
+
+def test_label_picker_filters_and_moves(qtbot, win):
+    key(qtbot, win, Qt.Key.Key_L)
+    picker = QApplication.activeModalWidget()
+    assert picker.model.rowCount() == 10
+    # Every role of every row answers (the model is queried by Qt in these ways).
+    for row in range(picker.model.rowCount()):
+        for role in range(0, 40):
+            picker.model.data(picker.model.index(row, 0), role)
+    qtbot.keyClicks(picker.filter, "9")
+    assert picker.model.rowCount() == 1 and picker.chosen() == "9"
+    qtbot.keyClick(picker.filter, Qt.Key.Key_Backspace)
+    qtbot.keyClick(picker.filter, Qt.Key.Key_Down)
+    assert picker.list.currentIndex().row() == 1
+    qtbot.keyClick(picker.filter, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None)
+    assert win.session.decision(win.session.current_id).label is None
+
+
+def test_help_overlay_lists_the_keymap(qtbot, win):
+    key(qtbot, win, Qt.Key.Key_F1)
+    assert win.help_overlay.isVisible()
+    texts = [t for _, rows in win.help_overlay.rows() for _, t in rows]
+    assert TAXONOMY[0] in texts and keymapmod.DESCRIPTIONS["next"] in texts
+    qtbot.keyClick(win.help_overlay, Qt.Key.Key_Escape)
+    assert not win.help_overlay.isVisible()
+    key(qtbot, win, Qt.Key.Key_Question)
+    assert win.help_overlay.isVisible()
+    key(qtbot, win, Qt.Key.Key_Question)
+    assert not win.help_overlay.isVisible()
+
+
+def test_zoom_keys(qtbot, win):
+    view = win.item_view.image_view
+    key(qtbot, win, Qt.Key.Key_Plus)
+    assert view.zoom_factor() > 1
+    key(qtbot, win, Qt.Key.Key_0)
+    assert view.zoom_factor() == 1
+    key(qtbot, win, Qt.Key.Key_Minus)
+    assert view.zoom_factor() < 1
+
+
+def test_a_missing_image_shows_a_placeholder_and_keys_still_work(qtbot, tmp_path):
+    # A copy of the sample data with the first queued item's image gone.
+    data = tmp_path / "digits"
+    shutil.copytree(DIGITS, data)
+    path = tmp_path / "copy.labeler.db"
+    import_predictions(data / "predictions.csv", path)
+    with Project.open(path) as p:
+        from labeler.core.session import ReviewSession
+
+        first = ReviewSession(p).current_id
+        image = p.resolve(p.example(first)["path"])
+    os.remove(image)
+    win = open_window(qtbot, tmp_path, path)
+    try:
+        view = win.item_view.image_view
+        qtbot.waitUntil(lambda: view.placeholder() is not None)
+        reason, shown = view.placeholder()
+        assert reason == "missing file" and shown == str(image)
+        key(qtbot, win, Qt.Key.Key_M)
+        key(qtbot, win, Qt.Key.Key_Right)
+        qtbot.waitUntil(lambda: view.image() is not None)
+        assert decisions_on_disk(path)[first]["tags"] == ["mislabeled"]
+    finally:
+        win.close()
+
+
+class _PaintCounter(QObject):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_holding_right_keeps_the_event_loop_alive(qtbot, tmp_path, project_path):
+    """Right pressed 200 times at 200 presses a second (faster than key repeat): the window keeps
+    painting, timers keep firing, and every item passed is recorded as reviewed."""
+    win = open_window(qtbot, tmp_path, project_path, QueueSpec(scope="all"))  # 359 dev examples
+    view = win.item_view.image_view
+    painted = _PaintCounter()
+    view.installEventFilter(painted)
+    beats: list[float] = []
+    heartbeat = QTimer(interval=5)
+    heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
+    pressed = []
+
+    def press():
+        if len(pressed) < 200:
+            qtbot.keyClick(view, Qt.Key.Key_Right)
+            pressed.append(time.monotonic())
+
+    presser = QTimer(interval=5)
+    presser.timeout.connect(press)
+    heartbeat.start()
+    presser.start()
+    try:
+        qtbot.waitUntil(lambda: len(pressed) == 200, timeout=30_000)
+    finally:
+        presser.stop()
+        heartbeat.stop()
+        view.removeEventFilter(painted)
+    s = win.session
+    assert s.position == 200
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    assert len(beats) > 50 and max(gaps) < 0.25, f"the event loop stalled for {max(gaps):.3f} s"
+    assert painted.count > 20
+    qtbot.waitUntil(lambda: view.image() is not None and win.item_view._shown_id == s.current_id)
+    on_disk = decisions_on_disk(project_path)
+    assert all(on_disk[i]["reviewed"] for i in s.items[:200])
+    assert s.current_id not in on_disk
+    win.close()
+
+
+def test_screenshot(qtbot, win, tmp_path):
+    key(qtbot, win, Qt.Key.Key_M)
+    key(qtbot, win, Qt.Key.Key_1)
+    out = tmp_path / "main_window.png"
+    assert win.grab().save(str(out))
+    assert out.stat().st_size > 10_000
+
+
+def test_an_exception_in_a_slot_is_reported(qtbot, win, monkeypatch):
+    # pytest-qt turns an exception inside a Qt slot into a test failure (BAD_INPUTS row 35).
+    def boom():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(win.session, "toggle_tag", lambda tag: boom())
+    with qtbot.captureExceptions() as caught:
+        key(qtbot, win, Qt.Key.Key_M)
+    assert caught and "boom" in str(caught[0][1])

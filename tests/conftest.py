@@ -118,3 +118,35 @@ def file_digest(path: Path) -> str:
 def project_files(folder: Path) -> list[str]:
     """Names in ``folder`` that belong to a project database (the file, its WAL/SHM, temp copies)."""
     return sorted(p.name for p in folder.iterdir() if ".db" in p.name)
+
+
+def make_big_csv(path: Path, n: int, k: int = 3, seed: int = 0) -> Path:
+    """A generated predictions file of ``n`` rows and ``k`` classes (train/dev/test, p_c0..), fast."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, k)) * 2
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    label = rng.integers(0, k, n)
+    cols = {
+        "id": pa.array([f"e{i:07d}" for i in range(n)]),
+        "path": pa.array([f"img/{i}.png" for i in range(n)]),
+        "split": pa.array(np.array(["train", "train", "train", "dev", "test"])[np.arange(n) % 5]),
+        "label": pa.array([f"c{v}" for v in label.tolist()]),
+    }
+    for j in range(k):
+        cols[f"p_c{j}"] = pa.array(np.round(probs[:, j], 6))
+    pacsv.write_csv(pa.table(cols), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def big_csv(tmp_path_factory) -> Path:
+    """250k generated rows: big enough that an import spends a while writing (three chunks)."""
+    return make_big_csv(tmp_path_factory.mktemp("big") / "big.csv", 250_000)
+
+
+BIG_ROWS = 250_000

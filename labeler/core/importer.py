@@ -55,8 +55,14 @@ class Table:
     frame: pd.DataFrame
     first_line: int  # the file line of frame row 0, for messages (None-like 0 for Parquet)
     float_columns: set[str] = field(default_factory=set)  # already parsed as float64
+    lines: list[int] | None = None  # the file line of every row, where rows and lines do not match
+    find_lines: Callable[[], list[int] | None] | None = None  # computes ``lines`` when first needed
 
     def where(self, row: int) -> str:
+        if self.find_lines is not None:
+            self.lines, self.find_lines = self.find_lines(), None
+        if self.lines is not None:
+            return f"line {self.lines[row]}"
         return f"line {row + self.first_line}" if self.first_line else f"row {row + 1}"
 
 
@@ -192,7 +198,26 @@ def _read_delimited(path: Path, kind: str, float_columns) -> Table:
     if table.num_rows == 0:
         raise ImportProblem(f"{path}: no rows (the file has a header only)")
     frame = table.to_pandas(types_mapper=None)
-    return Table(path, header, frame, first_line=2, float_columns=floats)
+    return Table(path, header, frame, first_line=2, float_columns=floats,
+                 find_lines=lambda: _record_lines(path, delim, table.num_rows))
+
+
+def _record_lines(path: Path, delim: str, rows: int) -> list[int] | None:
+    """The file line each data row starts on, for messages; None when row N is simply line N + 2.
+    Blank lines and quoted line breaks make them differ. Only computed when a message needs it."""
+    with _open_text_bytes(path) as f:
+        raw = f.read()
+    newlines = raw.count(b"\n")
+    if newlines - (1 if raw.endswith(b"\n") else 0) == rows and b"\n\n" not in raw and b"\n\r\n" not in raw:
+        return None
+    reader = csv.reader(io.StringIO(raw.decode("utf-8-sig", errors="replace"), newline=""), delimiter=delim)
+    out: list[int] = []
+    end = 0
+    for i, row in enumerate(reader):
+        start, end = end + 1, reader.line_num
+        if i > 0 and row:
+            out.append(start)
+    return out if len(out) == rows else None
 
 
 def _diagnose_delimited(path: Path, header: list[str], delim: str, floats: set[str], err: Exception) -> ImportProblem:
@@ -209,27 +234,36 @@ def _diagnose_delimited(path: Path, header: list[str], delim: str, floats: set[s
         )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     idx = {c: i for i, c in enumerate(header)}
+    start = 1  # the line the record being read starts on (a quoted field may span lines)
+    records = 0
     try:
         next(reader)
-        for row in reader:
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
             if not row:
                 continue
+            records += 1
             if len(row) != len(header):
                 return ImportProblem(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    f"{path}: line {start} has {len(row)} fields, the header has {len(header)}"
                 )
             for c in floats:
                 v = row[idx[c]].strip()
                 if v == "":
-                    return ImportProblem(f"{path}: line {reader.line_num}, column {c!r}: empty probability")
+                    return ImportProblem(f"{path}: line {start}, column {c!r}: empty probability")
                 try:
                     float(v)
                 except ValueError:
                     return ImportProblem(
-                        f"{path}: line {reader.line_num}, column {c!r}: {v!r} is not a number"
+                        f"{path}: line {start}, column {c!r}: {v!r} is not a number"
                     )
     except csv.Error as e:
-        return ImportProblem(f"{path}: line {reader.line_num}: broken quoting or field ({e})")
+        return ImportProblem(f"{path}: line {start}: broken quoting or field ({e})")
+    if records == 0:
+        return ImportProblem(f"{path}: no rows (the file has a header only)")
     msg = str(err).splitlines()[0] if str(err) else type(err).__name__
     if "quote" in msg.lower() or "eof" in msg.lower():
         return ImportProblem(f"{path}: broken quoting near the end of the file ({msg})")
@@ -274,9 +308,12 @@ def _read_jsonl(path: Path) -> Table:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line, parse_int=str, parse_float=str)
+                obj = json.loads(line, parse_int=str, parse_float=str, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as e:
                 raise ImportProblem(f"{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})") from None
+            except _DuplicateKey as e:
+                # json.loads would silently keep the last value, like pandas renaming CSV columns
+                raise ImportProblem(f"{path}: line {lineno} names the key {e.args[0]!r} twice") from None
             if not isinstance(obj, dict):
                 raise ImportProblem(f"{path}: line {lineno} is not a JSON object")
             for k in obj:
@@ -304,8 +341,21 @@ def _read_jsonl(path: Path) -> Table:
     # JSONL line numbers: map rows back to their lines (blank lines are skipped)
     t = Table(path, cols, frame, first_line=records[0][0])
     if records[-1][0] - records[0][0] != len(records) - 1:
-        t.first_line = 0  # blank lines in between: say "row N" instead of a wrong line number
+        t.lines = [lineno for lineno, _ in records]  # blank lines in between
     return t
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,17 +537,27 @@ def build_examples(
     if bad.any():
         unknown = sorted({labels[i] for i in np.flatnonzero(bad)})[:5]
         raise ImportProblem(
-            f"{path}: labels not among the classes ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
+            f"{path}: column {roles['label']!r}: labels not among the classes"
+            f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
             f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
         )
 
     # -- probabilities: check, then predictions from them where needed
     if probs is not None:
         finite = np.isfinite(probs)
-        bad = (~finite | (probs < 0) | (probs > 1)).any(axis=1)
+        bad_cells = ~finite | (probs < 0) | (probs > 1)
+        bad = bad_cells.any(axis=1)
         if bad.any():
+            if prob_classes is not None:
+                cols = [cmap.prob_columns[classes[j]] for j in np.flatnonzero(bad_cells.any(axis=0))]
+            else:
+                cols = [list_col]
+            first = int(np.flatnonzero(bad)[0])
+            value = float(probs[first][bad_cells[first]][0])
             raise ImportProblem(
-                f"{path}: probabilities must be between 0 and 1 (no NaN or inf): {_problem_rows(table, bad)}"
+                f"{path}: probabilities must be between 0 and 1 (no NaN or inf); column"
+                f"{'s' if len(cols) > 1 else ''} {', '.join(repr(c) for c in cols[:5])} at {_problem_rows(table, bad)}"
+                f" (e.g. {value!r} at {table.where(first)})"
             )
         off = np.abs(probs.sum(axis=1) - 1.0) > SUM_TOLERANCE
         if off.any():
@@ -519,7 +579,9 @@ def build_examples(
     if bad.any():
         unknown = sorted({preds[i] for i in np.flatnonzero(bad)})[:5]
         raise ImportProblem(
-            f"{path}: predictions not among the classes: {', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
+            f"{path}: column {roles.get('pred', 'pred')!r}: predictions not among the classes"
+            f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
+            f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
         )
 
     # -- split
@@ -587,16 +649,23 @@ def build_examples(
 
 
 def _encode_topk(top: np.ndarray, top_p: np.ndarray) -> list[str]:
-    """Top-k as compact JSON text ``[[i, p], ...]`` with class indices (classes live in meta)."""
-    parts = [np.char.mod("[%d,", top[:, j]) for j in range(top.shape[1])]
-    probs = [np.char.mod("%.6g]", top_p[:, j]) for j in range(top.shape[1])]
-    out = np.char.add("[", parts[0])
-    out = np.char.add(out, probs[0])
-    for j in range(1, top.shape[1]):
-        out = np.char.add(out, ",")
-        out = np.char.add(out, parts[j])
-        out = np.char.add(out, probs[j])
-    return np.char.add(out, "]").tolist()
+    """Top-k as compact JSON text ``[[i, p], ...]`` with class indices (classes live in meta).
+
+    Built column-wise with Arrow string kernels: ``np.char.mod`` took ~8 s for 1M rows."""
+    import pyarrow.compute as pc
+
+    if len(top) == 0:
+        return []
+    # 6 decimals keep the text short; tiny probabilities keep their value rather than become 0
+    shown = np.where(top_p < 1e-6, top_p, np.round(top_p, 6))
+    out = None
+    for j in range(top.shape[1]):
+        idx = pc.cast(pa.array(top[:, j].astype(np.int64)), pa.string())
+        val = pc.cast(pa.array(shown[:, j].astype(np.float64)), pa.string())
+        head = "[[" if out is None else ",["
+        piece = pc.binary_join_element_wise(head, idx, ",", val, "]", "")
+        out = piece if out is None else pc.binary_join_element_wise(out, piece, "")
+    return pc.binary_join_element_wise(out, "]", "").to_pylist()
 
 
 def _infer_list_order(path: Path, probs: np.ndarray, preds: list[str] | None) -> list[str]:
@@ -690,8 +759,9 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
     n = len(ex.ids)
     new_file = not project_path.exists()
     target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
-    if new_file and target.exists():
-        target.unlink()
+    if new_file:
+        _clear_stale_imports(project_path)
+        _remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
     project = Project.create(target) if new_file else Project.open(project_path)
     rows = zip(
         ex.ids, range(n), ex.split, ex.path, ex.text, ex.label, ex.pred,
@@ -749,14 +819,49 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
     except BaseException:
         project.close()
         if new_file:
-            for p in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
-                p.unlink(missing_ok=True)
+            _remove_db_files(target)
         raise
     finally:
         if new_file:
             target.with_name(target.name + ".lock").unlink(missing_ok=True)
     report("done", 1.0)
     return summary
+
+
+def _remove_db_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _clear_stale_imports(project_path: Path) -> None:
+    """Remove the temporary files of imports into ``project_path`` that were killed (kill -9, power
+    cut): their lock is free. An import still running holds its lock and is left alone."""
+    import fcntl
+    import re
+
+    pattern = re.compile(re.escape(f".{project_path.name}.importing-") + r"\d+")
+    try:
+        names = os.listdir(project_path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        stale = project_path.with_name(name)
+        lock = stale.with_name(name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # still importing
+            _remove_db_files(stale)
+            lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _take(it, n):

@@ -89,12 +89,13 @@ class LabelPicker(QDialog):
         self.setObjectName("labelPicker")
         self.model = ClassListModel(classes, given=given, pred=pred, parent=self)
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Type to filter the classes, Return to choose, Esc to cancel")
+        self.filter.setPlaceholderText("Type to filter; Return chooses, Esc cancels")
         self.filter.setClearButtonEnabled(True)
         self.list = QListView()
         self.list.setModel(self.model)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setUniformItemSizes(True)
+        self.list.setSpacing(2)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.doubleClicked.connect(lambda _i: self.accept())
         hint = QLabel(f"given: <b>{given}</b> &nbsp; predicted: <b>{pred}</b>" if given is not None else "")
@@ -106,7 +107,8 @@ class LabelPicker(QDialog):
         self.filter.returnPressed.connect(self.accept)
         self.filter.installEventFilter(self)
         self._select(self.model.row_of(current if current is not None else pred))
-        self.resize(360, 420)
+        row_h = self.list.sizeHintForRow(0) + 4 if classes else 24
+        self.resize(380, min(480, 110 + row_h * max(len(classes), 5)))
 
     def chosen(self) -> str | None:
         return self.model.name_at(self.list.currentIndex().row())

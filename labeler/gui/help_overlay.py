@@ -65,8 +65,8 @@ class HelpOverlay(QWidget):
         line = fm.height() + 6
 
         # Lay out groups in columns, each group kept whole.
-        key_w = max([fmb.horizontalAdvance(k) for _, items in self._rows for k, _ in items] + [40]) + 16
-        text_w = min(max([fm.horizontalAdvance(t) for _, items in self._rows for _, t in items] + [120]) + 8, 320)
+        key_w = max([fmb.horizontalAdvance(k) for _, items in self._rows for k, _ in items] + [40]) + 28
+        text_w = min(max([fm.horizontalAdvance(t) for _, items in self._rows for _, t in items] + [120]) + 8, 380)
         col_w = key_w + text_w + 24
         ncols = max(1, min(3, int((self.width() - 80) // col_w)))
         heights = [line * (len(items) + 1) + 10 for _, items in self._rows]
@@ -83,7 +83,7 @@ class HelpOverlay(QWidget):
         card_h = max(sum(heights[i] for i in col) for col in columns) + fmt.height() + 70
         card = QRectF((self.width() - card_w) / 2, max(10.0, (self.height() - card_h) / 2), card_w, card_h)
         p.setPen(QColor(90, 90, 96))
-        p.setBrush(QColor(32, 33, 36, 240))
+        p.setBrush(QColor(32, 33, 36, 250))
         p.drawRoundedRect(card, 12, 12)
 
         p.setFont(title)

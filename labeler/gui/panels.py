@@ -187,10 +187,13 @@ class ItemPanel(QScrollArea):
         font.setPointSizeF(font.pointSizeF() * 1.35)
         font.setBold(True)
         self.position_label.setFont(font)
+        self.queue_label = QLabel("")
+        self.queue_label.setWordWrap(True)
         self.id_label = QLabel("")
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.id_label.setWordWrap(True)
         lay.addWidget(self.position_label)
+        lay.addWidget(self.queue_label)
         lay.addWidget(self.id_label)
 
         lay.addWidget(_heading("Labels"))
@@ -260,6 +263,7 @@ class ItemPanel(QScrollArea):
         if ex is None:
             self.position_label.setText("Nothing to review" if session is not None else "No project open")
             self.id_label.setText("")
+            self.queue_label.setText(session.spec.describe() if session is not None else "")
             for w in (self.given_label, self.pred_label, self.loss_label, self.corrected_label, self.meta_label):
                 w.setText("—")
             self.bars.set_rows([])
@@ -267,6 +271,7 @@ class ItemPanel(QScrollArea):
             return
         n = len(session.items)
         self.position_label.setText(f"Item {session.position + 1} of {n}")
+        self.queue_label.setText(session.spec.describe())
         where = ex.get("path") or (ex.get("text") or "")[:60]
         self.id_label.setText(f"{ex['id']} · {ex['split']} · {where}")
         given, pred = ex.get("label"), ex.get("pred")
@@ -297,7 +302,7 @@ class ItemPanel(QScrollArea):
             self.corrected_label.setText(f"<span style='color:{theme.CORRECTED.name()}'>{html.escape(d.label)}</span>")
         else:
             self.corrected_label.setText(
-                f"<span style='font-weight:normal; color:{_muted(self).name()}'>none (P or L to correct)</span>"
+                f"<span style='font-weight:normal; font-size:small; color:{_muted(self).name()}'>none (P or L to correct)</span>"
             )
         self.tags.set_rows([(k, t, t in d.tags) for k, t in TAG_KEYS])
         named = [(str(i + 1), n, n in d.error_types) for i, n in enumerate(error_types[:9])]

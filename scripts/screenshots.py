@@ -1,0 +1,121 @@
+"""Regenerate the screenshots in docs/img from the sample data (offscreen, no display needed).
+
+    python scripts/screenshots.py [--out docs/img]
+
+The sample predictions are imported into a temporary project; the window is driven with the same
+keys a reviewer would press, then grabbed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QPainter  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = ROOT / "sample_data" / "digits"
+
+
+def wait_for(app: QApplication, condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not get there")
+        app.processEvents()
+        QTest.qWait(10)
+
+
+def settle(app: QApplication, win) -> None:
+    view = win.item_view.image_view
+    wait_for(app, lambda: win.item_view._shown_id == win.session.current_id and view.image() is not None)
+    QTest.qWait(250)  # past the resize debounce
+    app.processEvents()
+
+
+def with_dialog(win, dialog):
+    """The window with ``dialog`` drawn centred over it, as a user sees them."""
+    shot = win.grab()
+    over = dialog.grab()
+    painter = QPainter(shot)
+    pos = QPoint((shot.width() - over.width()) // 2, (shot.height() - over.height()) // 3)
+    for i in range(8, 0, -1):  # a soft shadow, as a window manager would draw
+        painter.fillRect(over.rect().translated(pos).adjusted(-i, -i + 3, i, i + 3), QColor(0, 0, 0, 10))
+    painter.drawPixmap(pos, over)
+    painter.setPen(QColor(120, 120, 120))
+    painter.drawRect(over.rect().translated(pos).adjusted(0, 0, -1, -1))
+    painter.end()
+    return shot
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from labeler.core.importer import import_predictions
+    from labeler.core.store import Project
+    from labeler.gui import keymap as keymapmod, theme
+    from labeler.gui.app import application
+
+    app = application()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "digits.labeler.db"
+        import_predictions(DIGITS / "predictions.csv", project)
+        with Project.open(project) as p:
+            p.set_error_types((DIGITS / "taxonomy.txt").read_text(encoding="utf-8").splitlines())
+        theme.apply(app, "light")
+        from labeler.gui.main_window import MainWindow
+
+        win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
+                         keymap=keymapmod.default_keymap(), reviewer="docs")
+        win.set_project(Project.open(project))
+        win.resize(1280, 800)
+        win.show()
+        view = win.item_view.image_view
+        view.setFocus()
+        settle(app, win)
+        for _ in range(3):  # at a reviewer's pace, so the pace shown is a plausible one
+            QTest.qWait(2500)
+            QTest.keyClick(view, Qt.Key.Key_Right)
+        for k in (Qt.Key.Key_M, Qt.Key.Key_5):
+            QTest.keyClick(view, k)
+        win.session.set_note("strokes close into a loop: reads as a 0")
+        win._refresh({"decision"})
+        settle(app, win)
+        win.grab().save(str(args.out / "main_window.png"))
+
+        win.set_theme("dark")
+        settle(app, win)
+        win.grab().save(str(args.out / "main_window_dark.png"))
+        win.set_theme("light")
+
+        QTest.keyClick(view, Qt.Key.Key_L)
+        picker = QApplication.activeModalWidget()
+        QTest.keyClicks(picker.filter, "")
+        app.processEvents()
+        with_dialog(win, picker).save(str(args.out / "label_picker.png"))
+        picker.reject()
+
+        win.toggle_help()
+        app.processEvents()
+        win.grab().save(str(args.out / "help_overlay.png"))
+        win.help_overlay.hide()
+        win.close()
+    for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png"):
+        print(args.out / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -207,7 +207,10 @@ class Project:
         lock_fd = None if readonly else _acquire_lock(path)
         try:
             # Validate through a connection that cannot write, so a damaged file stays untouched.
-            probe = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            # Read-only, not immutable: "immutable" ignores the WAL, where committed decisions (even
+            # the schema of a new project) live until a checkpoint; after a crash they would be
+            # missed and a sound project called broken.
+            probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 _validate(probe, path)
             finally:

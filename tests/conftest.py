@@ -143,10 +143,10 @@ def make_big_csv(path: Path, n: int, k: int = 3, seed: int = 0) -> Path:
     return path
 
 
+BIG_ROWS = 200_000
+
+
 @pytest.fixture(scope="session")
 def big_csv(tmp_path_factory) -> Path:
-    """250k generated rows: big enough that an import spends a while writing (three chunks)."""
-    return make_big_csv(tmp_path_factory.mktemp("big") / "big.csv", 250_000)
-
-
-BIG_ROWS = 250_000
+    """200k generated rows: big enough that an import spends a while writing (two 100k chunks)."""
+    return make_big_csv(tmp_path_factory.mktemp("big") / "big.csv", BIG_ROWS)

@@ -597,11 +597,10 @@ def _mid_write(fields: list[str]) -> bool:
 
 def test_row18_kill_during_import(tmp_path, big_csv, existing):
     cases = {
-        # new project: killed while reading, and in the middle of writing
+        # new project: killed while reading, and in the middle of writing (100k rows written)
         "new_early": (tmp_path / "a" / "new.labeler.db", lambda f: f[0] == "reading"),
         "new_mid": (tmp_path / "b" / "new.labeler.db", _mid_write),
-        # existing project (with a review): killed as writing starts, and in the middle of writing
-        "old_start": (tmp_path / "c" / "old.labeler.db", lambda f: f[0] == "writing"),
+        # existing project (with a review): killed in the middle of writing
         "old_mid": (tmp_path / "d" / "old.labeler.db", _mid_write),
     }
     for name, (db, _) in cases.items():
@@ -649,7 +648,7 @@ def test_row19_progress_and_cancel(tmp_path, big_csv, existing):
 
     def progress(stage, frac):
         seen.append((stage, frac))
-        if stage == "writing" and frac > 0.6:  # some rows are in the (uncommitted) project already
+        if stage == "writing" and frac > 0.6:  # 100k rows are in the (uncommitted) project already
             cancel.set()
 
     digest = file_digest(existing)
@@ -663,17 +662,20 @@ def test_row19_progress_and_cancel(tmp_path, big_csv, existing):
     with Project.open(existing, readonly=True) as p:
         assert p.example_count() == 2
 
-    # a new project: nothing at all is left
-    new = tmp_path / "fresh" / "big.labeler.db"
-    new.parent.mkdir()
-    cancel2 = threading.Event()
 
-    def progress2(stage, frac):
-        if stage == "writing" and frac > 0.6:
-            cancel2.set()
+def test_row19_cancel_while_writing_a_new_project(tmp_path):
+    src = tmp_path / "p.csv"
+    src.write_text(HEAD + "".join(f"{i},a,x,{'xy'[i % 2]}\n" for i in range(50)), encoding="utf-8")
+    new = tmp_path / "fresh" / "p.labeler.db"
+    new.parent.mkdir()
+    cancel = threading.Event()
+
+    def progress(stage, frac):
+        if stage == "writing":
+            cancel.set()
 
     with pytest.raises(ImportCancelled):
-        import_predictions(big_csv, new, progress=progress2, cancel=cancel2)
+        import_predictions(src, new, progress=progress, cancel=cancel)
     assert list(new.parent.iterdir()) == []
 
 

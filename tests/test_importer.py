@@ -515,3 +515,44 @@ def test_summary_reports_unlabeled_and_splits(tmp_path, write_csv):
     assert s.splits == {"dev": 2, "test": 1}
     assert s.rows == 3
     assert any("no label" in line for line in s.lines())
+
+
+# ---------------------------------------------------------------------------------------------
+# found while testing
+
+
+def test_a_scores_column_next_to_per_class_probabilities_is_metadata(tmp_path, write_csv):
+    src = write_csv("p.csv", ["id", "path", "label", "scores", "p_x", "p_y"],
+                    [["1", "a", "x", "0.3", "0.9", "0.1"], ["2", "b", "y", "0.4", "0.8", "0.2"]])
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    ex = examples(db)
+    assert ex["2"]["pred"] == "x" and ex["2"]["wrong"] == 1 and ex["2"]["p_label"] == pytest.approx(0.2)
+    assert json.loads(ex["2"]["meta"]) == {"scores": "0.4"}
+
+
+def test_upper_case_gz_extension(tmp_path, write_text):
+    src = write_text("P.CSV.GZ", gzip.compress(("\n".join(",".join(r) for r in [HEAD, *ROWS]) + "\n").encode()))
+    import_predictions(src, tmp_path / "p.labeler.db")
+    _expect_basic(tmp_path / "p.labeler.db")
+
+
+def test_header_wider_than_the_first_read(tmp_path, write_text):
+    k = 9000  # ~117 kB of header
+    names = [f"class{j:05d}" for j in range(k)]
+    header = "id,path,label," + ",".join(f"p_{n}" for n in names)
+    row = "1,a,class00002," + ",".join("1" if j == 7 else "0" for j in range(k))
+    assert len(header) > 1 << 16  # more than the 64 kB read first
+    src = write_text("wide.csv", header + "\n" + row + "\n")
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    assert classes_of(db) == names
+    e = examples(db)["1"]
+    assert e["pred"] == "class00007" and e["wrong"] == 1
+
+
+def test_class_list_naming_a_class_twice(tmp_path, write_csv):
+    src = write_csv("p.csv", HEAD, ROWS)
+    with pytest.raises(ImportProblem, match="'cat'"):
+        import_predictions(src, tmp_path / "p.labeler.db", classes=["cat", "dog", "cat"])
+    assert project_files(tmp_path) == []

@@ -76,6 +76,10 @@ def detect(columns: list[str], overrides: dict[str, str] | None = None) -> Colum
     for role, names in ROLE_NAMES.items():
         if role in cmap.roles:
             continue
+        if role == "probs" and any(PROB_COLUMN.match(c) for c in columns if c not in taken):
+            # per-class columns (p_cat, p_dog) say which class each probability is; a column that is
+            # merely called "scores" or "proba" next to them is metadata, not a list of probabilities
+            continue
         for name in names:  # earlier names in the list win
             hit = next((c for c in columns if normed[c] == name and c not in taken), None)
             if hit is not None:

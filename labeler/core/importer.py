@@ -146,6 +146,11 @@ def read_table(path: str | os.PathLike, *, float_columns: Callable[[list[str]], 
 def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
     with _open_text_bytes(path) as f:
         sample = f.read(1 << 16)
+        while b"\n" not in sample:  # a very wide header (thousands of probability columns)
+            more = f.read(1 << 20)
+            if not more:
+                break
+            sample += more
     try:
         text = sample.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -169,7 +174,7 @@ def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
     header = next(csv.reader([first], delimiter=delim), [])
     if not header or all(not h.strip() for h in header):
         raise ImportProblem(f"{path}: the first line is empty; expected a header naming the columns")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = _repeated(header)
     if dupes:
         raise ImportProblem(f"{path}: duplicate column names in the header: {', '.join(dupes)}")
     blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
@@ -178,12 +183,19 @@ def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
     return header, delim
 
 
+def _repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once (linear: files can have thousands of columns)."""
+    seen: set[str] = set()
+    return sorted({n for n in names if n in seen or seen.add(n)})
+
+
 def _read_delimited(path: Path, kind: str, float_columns) -> Table:
     header, delim = _read_header(path, kind)
     floats = set(float_columns(header)) if float_columns else set()
     types = {c: (pa.float64() if c in floats else pa.string()) for c in header}
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
+        gz = path.name.lower().endswith(".gz")  # Arrow's "detect" misses an upper-case .GZ
+        with pa.input_stream(str(path), compression="gzip" if gz else None) as stream:
             table = pacsv.read_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
@@ -276,7 +288,7 @@ def _read_parquet(path: Path) -> Table:
     except (pa.ArrowException, OSError) as e:
         raise ImportProblem(f"{path}: not a readable Parquet file ({e})") from None
     names = table.schema.names
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = _repeated(names)
     if dupes:
         raise ImportProblem(f"{path}: duplicate column names: {', '.join(dupes)}")
     if table.num_rows == 0:
@@ -510,7 +522,8 @@ def build_examples(
     if classes is not None:
         classes = [str(c) for c in classes]
         if len(set(classes)) != len(classes):
-            raise ImportProblem("the class list names a class twice")
+            twice = sorted({c for c in classes if classes.count(c) > 1})
+            raise ImportProblem(f"the class list names a class twice: {', '.join(repr(c) for c in twice)}")
         if probs is not None and probs.shape[1] != len(classes):
             raise ImportProblem(
                 f"{path}: {probs.shape[1]} probability columns but {len(classes)} classes were given"
@@ -635,7 +648,8 @@ def build_examples(
 
     paths = _strings(frame, roles["path"]) if "path" in roles else [None] * n
     texts = _strings(frame, roles["text"]) if "text" in roles else [None] * n
-    extra = [c for c in table.columns if c not in cmap.used]
+    used = cmap.used  # a property that builds a set: once, not per column
+    extra = [c for c in table.columns if c not in used]
     if extra:
         sub = frame[extra]
         meta = sub.to_json(orient="records", lines=True, force_ascii=False).splitlines()

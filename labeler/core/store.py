@@ -327,10 +327,7 @@ class Project:
 
     def set_error_types(self, names: list[str]) -> None:
         """Replace the taxonomy (order = digit keys). Renames are done with :meth:`rename_error_type`."""
-        clean = [n.strip() for n in names if n.strip()]
-        dupes = {n for n in clean if clean.count(n) > 1}
-        if dupes:
-            raise ProjectError(f"error type listed twice: {', '.join(sorted(dupes))}")
+        clean = clean_error_types(names)
         with self.transaction() as c:
             c.execute("DELETE FROM error_types")
             c.executemany(
@@ -431,6 +428,16 @@ class Project:
     def end_session(self, session_id: int, items: int) -> None:
         with self.transaction() as c:
             c.execute("UPDATE sessions SET ended_at = ?, items = ? WHERE id = ?", (now_iso(), items, session_id))
+
+
+def clean_error_types(names: list[str]) -> list[str]:
+    """A taxonomy as given (e.g. the lines of a file): names stripped, blank lines dropped; a name
+    listed twice is a :class:`ProjectError`."""
+    clean = [n.strip() for n in names if n.strip()]
+    dupes = {n for n in clean if clean.count(n) > 1}
+    if dupes:
+        raise ProjectError(f"error type listed twice: {', '.join(sorted(dupes))}")
+    return clean
 
 
 def _validate(conn: sqlite3.Connection, path: Path) -> None:

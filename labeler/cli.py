@@ -14,7 +14,7 @@ from .core import queue as queuemod
 from .core import stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
-from .core.store import Project, ProjectError, default_project_path
+from .core.store import Project, ProjectError, clean_error_types, default_project_path
 
 PROJECT_SUFFIX = ".labeler.db"
 
@@ -111,18 +111,20 @@ def import_cmd(predictions, project, columns, classes, classes_file, split, trai
     Re-importing updates examples by id and keeps every review."""
     cancel = threading.Event()
     try:
+        # checked before the import, so a bad taxonomy leaves nothing written
+        error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
         summary = import_predictions(
             predictions, project, columns=_parse_columns(columns),
             classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
             progress=_progress_printer(), cancel=cancel,
         )
     except (ImportProblem, ProjectError) as e:
-        _fail(str(e))
+        _fail(f"{taxonomy}: {e}" if taxonomy and "error type" in str(e) else str(e))
     except KeyboardInterrupt:
         _fail("import cancelled; nothing was written")
-    if taxonomy:
+    if error_types is not None:
         with Project.open(summary.project) as p:
-            p.set_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines())
+            p.set_error_types(error_types)
     for line in summary.lines():
         click.echo(line)
 

@@ -251,3 +251,14 @@ def test_confusion_text(digits_project):
     assert out[0].split()[-10:] == DIGITS_CLASSES
     row8 = next(line for line in out[1:] if line.split()[0] == "8").split()[1:]
     assert row8[7] == "5"  # given 8, predicted 7: five times in dev
+
+
+def test_import_with_a_bad_taxonomy_writes_nothing(tmp_path):
+    src = tmp_path / "preds.csv"
+    src.write_text("id,path,label,pred\n1,a,x,y\n", encoding="utf-8")
+    tax = tmp_path / "tax.txt"
+    tax.write_text("blurry\noccluded\nblurry\n", encoding="utf-8")
+    r = run("import", src, "--taxonomy", tax, ok=False)
+    assert r.exit_code != 0 and "blurry" in r.output and "tax.txt" in r.output
+    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+    assert not (tmp_path / "preds.labeler.db").exists()

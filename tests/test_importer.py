@@ -556,3 +556,14 @@ def test_class_list_naming_a_class_twice(tmp_path, write_csv):
     with pytest.raises(ImportProblem, match="'cat'"):
         import_predictions(src, tmp_path / "p.labeler.db", classes=["cat", "dog", "cat"])
     assert project_files(tmp_path) == []
+
+
+def test_metadata_with_line_separators_stays_on_its_row(tmp_path, write_csv):
+    odd = ["one\u2028two", "fo\x85ur", "page\x0cbreak", "multi\nline", "tab\there", 'say "hi"', "\u00e9\U0001F600"]
+    rows = [[str(i), f"{i}.png", "x", "y" if i % 2 else "x", v] for i, v in enumerate(odd)]
+    src = write_csv("p.csv", HEAD + ["note"], rows)
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    ex = examples(db)
+    assert [json.loads(ex[str(i)]["meta"]) for i in range(len(odd))] == [{"note": v} for v in odd]
+    assert [ex[str(i)]["path"] for i in range(len(odd))] == [f"{i}.png" for i in range(len(odd))]

@@ -652,7 +652,11 @@ def build_examples(
     extra = [c for c in table.columns if c not in used]
     if extra:
         sub = frame[extra]
-        meta = sub.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+        # one JSON object per line; split on "\n" only: splitlines() also splits at U+2028, U+0085
+        # and other separators that JSON leaves unescaped inside strings, which shifted rows
+        meta = sub.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
+        if len(meta) != n:
+            raise AssertionError(f"metadata of {len(meta)} rows for {n} examples")
     else:
         meta = [None] * n
     return Examples(
@@ -781,7 +785,7 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
         ex.ids, range(n), ex.split, ex.path, ex.text, ex.label, ex.pred,
         _nan_to_none(ex.confidence), _nan_to_none(ex.p_label), _nan_to_none(ex.loss), _nan_to_none(ex.margin),
         ex.topk, ex.wrong.astype(int).tolist(), _nan_to_none(quality),
-        flagged, suggested, ex.meta,
+        flagged, suggested, ex.meta, strict=True,
     )
     summary = ImportSummary(
         project=project_path, source=source, rows=n,

@@ -344,6 +344,23 @@ def test_row09_bad_probability_jsonl_list(tmp_path, existing):
     assert_refused(src, existing, "line 2", "probs", classes=["x", "y"], cli_args=("--classes", "x,y"))
 
 
+@pytest.mark.parametrize("cell", ["null", '""', '"oops"', "[[0.5], [0.5]]"])
+def test_row09_missing_or_broken_probability_list(tmp_path, existing, cell):
+    src = tmp_path / "probs.jsonl"
+    src.write_text('{"id": "1", "path": "a", "label": "x", "probs": [0.5, 0.5]}\n'
+                   '{"id": "2", "path": "a", "label": "y", "probs": [0.2, 0.8]}\n'
+                   '{"id": "3", "path": "a", "label": "y", "probs": ' + cell + '}\n', encoding="utf-8")
+    msg = assert_refused(src, existing, "probs", classes=["x", "y"], cli_args=("--classes", "x,y"))
+    assert "line 3" in msg or "not numbers" in msg
+
+
+def test_row09_null_probability_list_parquet(tmp_path, existing):
+    src = tmp_path / "probs.parquet"
+    pq.write_table(pa.table({"id": ["1", "2"], "path": ["a", "b"], "label": ["x", "y"],
+                             "probs": pa.array([[0.5, 0.5], None], pa.list_(pa.float64()))}), src)
+    assert_refused(src, existing, "probs", "row 2", classes=["x", "y"], cli_args=("--classes", "x,y"))
+
+
 def test_row09_text_in_a_probability_column(tmp_path, existing):
     src = tmp_path / "probs.csv"
     src.write_text("id,path,label,p_x,p_y\n1,a,x,0.5,0.5\n2,b,x,high,0.5\n", encoding="utf-8")

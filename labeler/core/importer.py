@@ -460,18 +460,24 @@ def build_examples(
                 except json.JSONDecodeError:
                     v = None
             if not isinstance(v, (list, tuple, np.ndarray)):
-                if "probs" in getattr(cmap, "_explicit", ()) or i == 0:
-                    raise ImportProblem(
-                        f"{path}: column {list_col!r} should hold a list of probabilities; {table.where(i)} does not"
-                    )
+                # every row needs its list (an empty cell or null is not "no probabilities")
+                raise ImportProblem(
+                    f"{path}: column {list_col!r} should hold a list of probabilities; {table.where(i)} does not"
+                )
             parsed.append(v)
-        widths = {len(v) for v in parsed}
-        if len(widths) != 1:
-            raise ImportProblem(f"{path}: the probability lists in {list_col!r} have different lengths: {sorted(widths)[:5]}")
+        lengths = np.fromiter((len(v) for v in parsed), dtype=np.int64, count=len(parsed))
+        if len(set(lengths.tolist())) != 1:
+            odd = lengths != lengths[0]
+            raise ImportProblem(
+                f"{path}: the probability lists in {list_col!r} have different lengths"
+                f" ({int(lengths[0])} at {table.where(0)}, other lengths at {_problem_rows(table, odd)})"
+            )
         try:
             probs = np.asarray(parsed, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ImportProblem(f"{path}: column {list_col!r} holds values that are not numbers") from None
+            probs = None
+        if probs is None or probs.ndim != 2:
+            raise ImportProblem(f"{path}: column {list_col!r} holds values that are not numbers")
     elif cmap.prob_columns:
         prob_classes = list(cmap.prob_columns)
         probs = np.column_stack(

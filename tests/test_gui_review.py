@@ -287,3 +287,77 @@ def test_an_exception_in_a_slot_is_reported(qtbot, win, monkeypatch):
     with qtbot.captureExceptions() as caught:
         key(qtbot, win, Qt.Key.Key_M)
     assert caught and "boom" in str(caught[0][1])
+
+
+def test_error_types_renamed_reordered_and_removed(qtbot, win, project_path):
+    s = win.session
+    key(qtbot, win, Qt.Key.Key_1)  # TAXONOMY[0] on the first item
+    first = s.current_id
+    new_order = [TAXONOMY[1], "faint", *TAXONOMY[2:-1]]  # swap the first two, rename one, drop the last
+    win.apply_error_types(new_order, {TAXONOMY[0]: "faint"})
+    assert s.project.error_types() == new_order
+    assert decisions_on_disk(project_path)[first]["error_types"] == ["faint"]
+    assert [n for _, n, on in win.panel.error_types.rows() if on] == ["faint"]
+    key(qtbot, win, Qt.Key.Key_1)  # the digit keys follow the new order
+    assert decisions_on_disk(project_path)[first]["error_types"] == sorted(["faint", TAXONOMY[1]])
+    assert not win.actions[f"error_type_{len(TAXONOMY)}"].isVisible()
+
+
+def test_error_type_editor_dialog(qtbot):
+    from labeler.gui.dialogs import ErrorTypeEditor
+
+    dialog = ErrorTypeEditor(["a", "b", "c"])
+    qtbot.addWidget(dialog)
+    dialog.list.setCurrentRow(2)
+    dialog.move(-1)
+    dialog.list.item(0).setText("A")
+    dialog.list.setCurrentRow(2)
+    dialog.remove()
+    dialog.add()
+    dialog.list.item(2).setText("d")
+    assert dialog.result_names() == (["A", "c", "d"], {"a": "A"})
+
+
+def test_uncaught_exceptions_are_logged_and_shown(qtbot, tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from labeler.gui import errors
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(errors, "log_path", lambda: tmp_path / "logs" / "errors.log")
+    shown = []
+    monkeypatch.setattr(errors, "show_error", lambda message, details, where: shown.append((message, where)))
+    errors.install()
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    worker = threading.Thread(target=lambda: 1 / 0)
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(shown) == 2)
+    assert shown[0] == ("RuntimeError: boom in a slot", tmp_path / "logs" / "errors.log")
+    assert shown[1][0].startswith("ZeroDivisionError")
+    log = (tmp_path / "logs" / "errors.log").read_text()
+    assert "boom in a slot" in log and "ZeroDivisionError" in log
+
+
+def test_run_shows_a_bad_predictions_file_as_a_dialog(qtbot, tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from labeler.gui import app as appmod
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(appmod, "QSettings", lambda: QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    monkeypatch.setattr(appmod.theme, "apply", lambda app, name: name)
+    shown = []
+    monkeypatch.setattr(appmod.QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    bad = tmp_path / "preds.csv"
+    bad.write_text("id,path,label\n1,a.png,cat\n1,b.png,dog\n")
+    assert appmod.run(source=str(bad)) == appmod.EXIT_PROBLEM
+    assert shown and str(bad) in shown[0]
+    assert not (tmp_path / "preds.labeler.db").exists()

@@ -89,6 +89,6 @@ def install() -> None:
     global _bridge
     if _bridge is None:
         _bridge = _Bridge()
-        _bridge.failed.connect(show_error, Qt.ConnectionType.QueuedConnection)
+        _bridge.failed.connect(lambda m, d, w: show_error(m, d, w), Qt.ConnectionType.QueuedConnection)
     sys.excepthook = _hook
     threading.excepthook = _thread_hook

@@ -192,13 +192,15 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def edit_error_types(self) -> None:
-        s = self.session
-        if s is None:
+        if self.session is None:
             return
         dialog = dialogs.ErrorTypeEditor(self.error_types, self)
-        if dialog.exec() != dialogs.QDialog.DialogCode.Accepted:
-            return
-        names, renames = dialog.result_names()
+        if dialog.exec() == dialogs.QDialog.DialogCode.Accepted:
+            self.apply_error_types(*dialog.result_names())
+
+    def apply_error_types(self, names: list[str], renames: dict[str, str]) -> None:
+        """The taxonomy in a new order (digit keys follow it), with renames carried into decisions."""
+        s = self.session
         try:
             # Through temporary names, so that swapping two names works.
             temp = {old: f"\x00renaming {i}" for i, old in enumerate(renames)}

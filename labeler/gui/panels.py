@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QLabel,
-    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -155,6 +154,53 @@ class KeyList(QWidget):
         p.end()
 
 
+class ProgressLine(QWidget):
+    """How much of the queue is reviewed, as a thin bar.
+
+    Not a QProgressBar: its ``setValue`` repaints synchronously whenever the bar grows by a pixel,
+    which cost ~5 ms on every key press; this one waits for the next paint like any widget.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._value, self._maximum = 0, 1
+        self.setFixedHeight(8)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def setRange(self, minimum: int, maximum: int) -> None:
+        if maximum != self._maximum:
+            self._maximum = max(1, maximum)
+            self.update()
+
+    def setValue(self, value: int) -> None:
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def value(self) -> int:
+        return self._value
+
+    def maximum(self) -> int:
+        return self._maximum
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        pal = self.palette()
+        track = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        p.setPen(pal.color(QPalette.ColorRole.Mid))
+        p.setBrush(pal.color(QPalette.ColorRole.Base))
+        p.drawRoundedRect(track, 3, 3)
+        frac = min(max(self._value / self._maximum, 0.0), 1.0)
+        if frac > 0:
+            fill = QRectF(track)
+            fill.setWidth(max(4.0, track.width() * frac))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pal.color(QPalette.ColorRole.Highlight))
+            p.drawRoundedRect(fill, 3, 3)
+        p.end()
+
+
 def _heading(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setProperty("role", "heading")
@@ -241,9 +287,7 @@ class ItemPanel(QScrollArea):
 
         lay.addWidget(_heading("Progress"))
         self.reviewed_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.progress.setFixedHeight(10)
+        self.progress = ProgressLine()
         self.pace_label = QLabel()
         self.pace_label.setWordWrap(True)
         lay.addWidget(self.reviewed_label)

@@ -416,10 +416,20 @@ def _problem_rows(table: Table, mask: np.ndarray, limit: int = 5) -> str:
 
 def _strings(frame: pd.DataFrame, col: str) -> list[str]:
     s = frame[col]
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and not s.hasnans:
+        return s.tolist()  # already exact strings (CSV/TSV): no per-value checks needed
     if s.dtype == object:
         return [v if isinstance(v, str) else ("" if v is None else json.dumps(v) if isinstance(v, list) else str(v)) for v in s.tolist()]
     # numeric columns (Parquet): a null is an empty cell, not the text "nan"
     return [("" if v != v else repr(float(v))) if isinstance(v, float) else str(v) for v in s.tolist()]
+
+
+def _lookup(values: list, index: dict[str, int]) -> np.ndarray:
+    """``index[v]`` for every value: -1 for None (unlabeled), -2 for a value not in ``index``.
+    Looked up once per distinct value, not once per row."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    table = np.array([index.get(u, -2) for u in uniques] + [-1], dtype=np.int64)
+    return table[codes]  # a missing value has code -1: the last entry
 
 
 def _floats(table: Table, col: str, what: str) -> np.ndarray:
@@ -551,7 +561,7 @@ def build_examples(
         classes = sorted(seen, key=_natural_key)
     index = {c: i for i, c in enumerate(classes)}
 
-    label_idx = np.fromiter((index.get(v, -2) if v is not None else -1 for v in labels), dtype=np.int64, count=n)
+    label_idx = _lookup(labels, index)
     bad = label_idx == -2
     if bad.any():
         unknown = sorted({labels[i] for i in np.flatnonzero(bad)})[:5]
@@ -593,7 +603,7 @@ def build_examples(
     empty_pred = np.array([p == "" for p in preds])
     if empty_pred.any():
         raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
-    pred_idx = np.fromiter((index.get(p, -2) for p in preds), dtype=np.int64, count=n)
+    pred_idx = _lookup(preds, index)
     bad = pred_idx == -2
     if bad.any():
         unknown = sorted({preds[i] for i in np.flatnonzero(bad)})[:5]
@@ -606,8 +616,10 @@ def build_examples(
     # -- split
     if "split" in roles:
         raw = _strings(frame, roles["split"])
-        mapped = [SPLIT_VALUES.get(v.strip().lower()) for v in raw]
-        bad = np.array([m is None for m in mapped])
+        codes, uniques = pd.factorize(pd.Series(raw, dtype=object))
+        names = np.array([SPLIT_VALUES.get(str(v).strip().lower()) for v in uniques] + [None], dtype=object)
+        mapped = names[codes].tolist()
+        bad = np.array([m is None for m in names])[codes]
         if bad.any():
             values = sorted({raw[i] for i in np.flatnonzero(bad)})[:5]
             raise ImportProblem(

@@ -211,3 +211,18 @@ def test_describe_and_json_round_trip():
     assert "8" in spec.describe() and "7" in spec.describe() and "loss" in spec.describe()
     assert QueueSpec(**spec.to_json()) == spec
     assert replace(spec, seed=3).to_json()["seed"] == 3
+
+
+def test_frame_gives_none_for_missing_values(tmp_path, write_csv):
+    """An unlabeled example's label is None, not the float nan (pandas 3 infers string dtypes)."""
+    from labeler.core.importer import import_predictions
+
+    src = write_csv("p.csv", ["id", "path", "label", "pred"], [["1", "a", "", "x"], ["2", "b", "x", "y"]])
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    with Project.open(db, readonly=True) as p:
+        f = framemod.load(p)
+    assert f["label"].tolist() == [None, "x"]
+    assert f["suggested"].tolist() == [None, None]  # no probabilities: nothing suggested
+    assert f["split"].tolist() == ["dev", "dev"] and f["pred"].tolist() == ["x", "y"]
+    assert f["wrong"].tolist() == [False, True]

@@ -15,7 +15,10 @@ def load(project: Project) -> pd.DataFrame:
     rows = cur.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     for c in ("split", "label", "pred", "suggested"):
-        frame[c] = frame[c].astype(object)
+        # plain objects with None for "no value": pandas 3 would infer a string dtype and turn
+        # None into NaN, and an unlabeled example's label would read as the float nan
+        i = COLUMNS.index(c)
+        frame[c] = pd.Series([r[i] for r in rows], dtype=object, index=frame.index)
     frame["wrong"] = frame["wrong"].astype(bool)
     for c in ("confidence", "loss", "quality"):
         frame[c] = frame[c].astype(np.float64)

@@ -89,7 +89,8 @@ def test_default_project_path_next_to_the_predictions(tmp_path, write_csv):
     s = import_predictions(src)
     assert s.project == tmp_path / "preds.labeler.db"
     assert (tmp_path / "preds.labeler.db").is_file()
-    assert default_project_path(tmp_path / "x.csv.gz") == tmp_path / "x.labeler.db"
+    for name in ("x.csv.gz", "x.CSV.GZ", "x.tsv", "x.jsonl.gz", "x.parquet", "x.ndjson"):
+        assert default_project_path(tmp_path / name) == tmp_path / "x.labeler.db"
 
 
 # ---------------------------------------------------------------------------------------------

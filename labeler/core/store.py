@@ -40,7 +40,7 @@ def default_project_path(predictions: str | os.PathLike) -> Path:
     """``data/preds.csv`` -> ``data/preds.labeler.db`` (``.csv.gz`` counts as one suffix)."""
     p = Path(predictions)
     name = p.name
-    for suffix in (".csv.gz", ".tsv.gz", ".txt.gz"):
+    for suffix in (".csv.gz", ".tsv.gz", ".txt.gz", ".jsonl.gz", ".ndjson.gz"):
         if name.lower().endswith(suffix):
             return p.with_name(name[: -len(suffix)] + ".labeler.db")
     return p.with_name(p.stem + ".labeler.db")

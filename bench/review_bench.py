@@ -95,7 +95,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def fmt(values: list[float]) -> str:
-    return f"p50 {pct(values, 50):6.2f}  p95 {pct(values, 95):6.2f}  max {max(values):6.2f} ms  (n={len(values)})"
+    worst = max(range(len(values)), key=values.__getitem__)
+    return (f"p50 {pct(values, 50):6.2f}  p95 {pct(values, 95):6.2f}  max {values[worst]:6.2f} ms"
+            f" (step {worst + 1} of {len(values)})")
 
 
 def pump_until(app, condition, timeout: float = 10.0) -> None:

@@ -364,6 +364,8 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, name: str) -> None:
         self.settings.setValue("theme", theme.apply(QApplication.instance(), name))
+        if self.session is not None:
+            self._refresh({"moved"})  # colours set for the old theme
 
     def dragEnterEvent(self, event) -> None:
         urls = event.mimeData().urls()

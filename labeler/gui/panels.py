@@ -7,7 +7,6 @@ and the progress and pace of the session.
 
 from __future__ import annotations
 
-import html
 import math
 
 from PySide6.QtCore import QRectF, QSize, Qt
@@ -15,6 +14,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
@@ -212,6 +212,41 @@ def _heading(text: str) -> QLabel:
     return label
 
 
+def _label(parent_font: QFont, *, scale: float = 1.0, bold: bool = False, wrap: bool = False) -> QLabel:
+    """A plain-text label. Plain text and a width that ignores the text keep a new item from
+    re-laying out the whole panel: only the labels whose text changed repaint."""
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    font = QFont(parent_font)
+    if scale != 1.0:
+        font.setPointSizeF(font.pointSizeF() * scale)
+    font.setBold(bold)
+    label.setFont(font)
+    label.setWordWrap(wrap)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(0)
+    return label
+
+
+_KEEP = object()
+
+
+def _set(label: QLabel, text: str, color: QColor | None | object = _KEEP) -> None:
+    """Set what changed only. ``color`` None means the theme's text colour."""
+    if label.text() != text:
+        label.setText(text)
+    if color is _KEEP:
+        return
+    # Compare with the palette itself: a theme switch (style sheet repolish) may have reset it.
+    if isinstance(color, QColor):
+        if label.palette().color(QPalette.ColorRole.WindowText) != color:
+            pal = QPalette()  # only the role set here overrides what the label inherits
+            pal.setColor(QPalette.ColorRole.WindowText, color)
+            label.setPalette(pal)
+    elif label.testAttribute(Qt.WidgetAttribute.WA_SetPalette):
+        label.setPalette(QPalette())
+
+
 class ItemPanel(QScrollArea):
     """Everything about the current item except its pixels."""
 
@@ -227,46 +262,43 @@ class ItemPanel(QScrollArea):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(12, 8, 12, 12)
         lay.setSpacing(4)
+        base = self.font()
 
-        self.position_label = QLabel("No project")
-        font = self.position_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.35)
-        font.setBold(True)
-        self.position_label.setFont(font)
-        self.queue_label = QLabel("")
-        self.queue_label.setWordWrap(True)
-        self.id_label = QLabel("")
+        self.position_label = _label(base, scale=1.35, bold=True)
+        self.queue_label = _label(base, wrap=True)
+        self.id_label = _label(base)
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.id_label.setWordWrap(True)
-        lay.addWidget(self.position_label)
-        lay.addWidget(self.queue_label)
-        lay.addWidget(self.id_label)
+        for w in (self.position_label, self.queue_label, self.id_label):
+            lay.addWidget(w)
 
         lay.addWidget(_heading("Labels"))
         grid = QGridLayout()
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(2)
-        self.given_label, self.pred_label, self.loss_label, self.corrected_label = (QLabel() for _ in range(4))
-        big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 1.25)
-        big.setBold(True)
-        for row, (name, widget) in enumerate(
-            [("Given", self.given_label), ("Predicted", self.pred_label),
-             ("Corrected", self.corrected_label), ("Loss", self.loss_label)]
-        ):
+        self.given_label = _label(base, scale=1.25, bold=True)
+        self.pred_label = _label(base, scale=1.25, bold=True)
+        self.conf_label = _label(base)
+        self.corrected_label = _label(base, scale=1.25, bold=True)
+        self.loss_label = _label(base)
+        pred_row = QHBoxLayout()
+        pred_row.setSpacing(10)
+        pred_row.addWidget(self.pred_label)
+        pred_row.addWidget(self.conf_label, 1)
+        self.pred_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        rows = [("Given", self.given_label), ("Predicted", pred_row), ("Corrected", self.corrected_label),
+                ("Loss", self.loss_label)]
+        for row, (name, item) in enumerate(rows):
             caption = QLabel(name)
-            caption.setProperty("role", "caption")
+            if name == "Corrected":
+                caption.setToolTip("P accepts the prediction, L chooses a label")
             grid.addWidget(caption, row, 0)
-            grid.addWidget(widget, row, 1)
-            if row < 3:
-                widget.setFont(big)
+            grid.addLayout(item, row, 1) if isinstance(item, QHBoxLayout) else grid.addWidget(item, row, 1)
         grid.setColumnStretch(1, 1)
         lay.addLayout(grid)
 
         lay.addWidget(_heading("Top-5 probabilities"))
         self.bars = ProbBars()
         lay.addWidget(self.bars)
-
         lay.addWidget(_heading("Tags"))
         self.tags = KeyList(columns=2)
         lay.addWidget(self.tags)
@@ -274,22 +306,17 @@ class ItemPanel(QScrollArea):
         self.error_types = KeyList(columns=1)
         lay.addWidget(self.error_types)
         lay.addWidget(_heading("Note  (N)"))
-        self.note_label = QLabel()
-        self.note_label.setWordWrap(True)
+        self.note_label = _label(base, wrap=True)
         lay.addWidget(self.note_label)
-
         lay.addWidget(_heading("Metadata"))
-        self.meta_label = QLabel()
-        self.meta_label.setWordWrap(True)
-        self.meta_label.setTextFormat(Qt.TextFormat.RichText)
+        self.meta_label = _label(base, wrap=True)
         self.meta_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.meta_label)
 
         lay.addWidget(_heading("Progress"))
-        self.reviewed_label = QLabel()
+        self.reviewed_label = _label(base)
         self.progress = ProgressLine()
-        self.pace_label = QLabel()
-        self.pace_label.setWordWrap(True)
+        self.pace_label = _label(base, wrap=True)
         lay.addWidget(self.reviewed_label)
         lay.addWidget(self.progress)
         lay.addWidget(self.pace_label)
@@ -303,31 +330,29 @@ class ItemPanel(QScrollArea):
     # -- what the session says ---------------------------------------------------------------
     def show_item(self, session: ReviewSession | None, error_types: list[str] | None = None) -> None:
         """Show the current item of ``session`` (labels, probabilities, metadata, decision)."""
+        text = None  # the theme's
         ex = session.example() if session is not None else None
+        _set(self.queue_label, session.spec.describe() if session is not None else "")
         if ex is None:
-            self.position_label.setText("Nothing to review" if session is not None else "No project open")
-            self.id_label.setText("")
-            self.queue_label.setText(session.spec.describe() if session is not None else "")
-            for w in (self.given_label, self.pred_label, self.loss_label, self.corrected_label, self.meta_label):
-                w.setText("—")
+            _set(self.position_label, "Nothing to review" if session is not None else "No project open")
+            _set(self.id_label, "")
+            for w in (self.given_label, self.pred_label, self.conf_label, self.loss_label, self.meta_label):
+                _set(w, "—", text)
             self.bars.set_rows([])
             self.show_decision(None, None, error_types or [])
             return
-        n = len(session.items)
-        self.position_label.setText(f"Item {session.position + 1} of {n}")
-        self.queue_label.setText(session.spec.describe())
+        _set(self.position_label, f"Item {session.position + 1} of {len(session.items)}")
         where = ex.get("path") or (ex.get("text") or "")[:60]
-        self.id_label.setText(f"{ex['id']} · {ex['split']} · {where}")
+        _set(self.id_label, f"{ex['id']} · {ex['split']} · {where}")
+        self.id_label.setToolTip(str(where))
         given, pred = ex.get("label"), ex.get("pred")
-        self.given_label.setText(html.escape(given) if given is not None else "<i>unlabeled</i>")
-        color = theme.WRONG if (given is not None and pred != given) else theme.RIGHT
+        _set(self.given_label, given if given is not None else "unlabeled", text)
+        _set(self.pred_label, str(pred) if pred is not None else "—",
+             theme.WRONG if (given is not None and pred != given) else theme.RIGHT)
         conf = ex.get("confidence")
-        conf_txt = f"&nbsp;&nbsp;<span style='font-weight:normal'>{100 * conf:.1f}%</span>" if conf is not None else ""
-        self.pred_label.setText(
-            f"<span style='color:{color.name()}'>{html.escape(str(pred)) if pred is not None else '—'}</span>{conf_txt}"
-        )
+        _set(self.conf_label, f"{100 * conf:.1f}%" if conf is not None else "")
         loss = ex.get("loss")
-        self.loss_label.setText("—" if loss is None else f"{loss:.3f}")
+        _set(self.loss_label, "—" if loss is None else f"{loss:.3f}")
         classes = session.project.classes
         decision = session.decision(ex["id"])
         rows = []
@@ -335,47 +360,43 @@ class ItemPanel(QScrollArea):
             name = classes[cls_index] if isinstance(cls_index, int) and 0 <= cls_index < len(classes) else str(cls_index)
             rows.append((name, float(prob), name == given, name == decision.label))
         self.bars.set_rows(rows)
-        self.meta_label.setText(_meta_html(ex.get("meta") or {}))
+        _set(self.meta_label, _meta_text(ex.get("meta") or {}))
         self.show_decision(ex, decision, error_types if error_types is not None else session.project.error_types())
 
     def show_decision(self, ex: dict | None, decision: Decision | None, error_types: list[str]) -> None:
         d = decision or Decision()
-        if ex is None:
-            self.corrected_label.setText("—")
-        elif d.label is not None:
-            self.corrected_label.setText(f"<span style='color:{theme.CORRECTED.name()}'>{html.escape(d.label)}</span>")
+        muted = _muted(self)
+        if ex is not None and d.label is not None:
+            _set(self.corrected_label, d.label, theme.CORRECTED)
         else:
-            self.corrected_label.setText(
-                f"<span style='font-weight:normal; font-size:small; color:{_muted(self).name()}'>none (P or L to correct)</span>"
-            )
+            _set(self.corrected_label, "—", muted)
         self.tags.set_rows([(k, t, t in d.tags) for k, t in TAG_KEYS])
         named = [(str(i + 1), n, n in d.error_types) for i, n in enumerate(error_types[:9])]
         extra = sorted(set(d.error_types) - set(error_types[:9]))
         named += [("·", n, True) for n in extra]  # removed from the taxonomy, still on this decision
         self.error_types.set_rows(named, empty="none defined: Review ▸ Edit error types…")
         if d.note:
-            self.note_label.setText(html.escape(d.note))
+            _set(self.note_label, d.note, None)
         else:
-            self.note_label.setText(f"<span style='color:{_muted(self).name()}'>no note</span>")
+            _set(self.note_label, "no note", muted)
 
     def show_progress(self, reviewed: int, total: int, pace: tuple[float | None, float | None]) -> None:
         pct = 100.0 * reviewed / total if total else 0.0
-        self.reviewed_label.setText(f"Reviewed {reviewed} of {total} ({pct:.0f}%)")
+        _set(self.reviewed_label, f"Reviewed {reviewed} of {total} ({pct:.0f}%)")
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(reviewed)
         recent, overall = pace
         fmt = lambda v: "—" if v is None else f"{v:.1f}"
-        self.pace_label.setText(f"Pace: {fmt(recent)}/min (last 20) · {fmt(overall)}/min (session)")
+        _set(self.pace_label, f"Pace: {fmt(recent)}/min (last 20) · {fmt(overall)}/min (session)")
 
 
-def _meta_html(meta: dict) -> str:
+def _meta_text(meta: dict) -> str:
     if not meta:
-        return "<span>—</span>"
-    rows = []
+        return "—"
+    lines = []
     for k, v in list(meta.items())[:30]:
-        text = html.escape(str(v))
-        if len(text) > 200:
-            text = text[:200] + "…"
-        rows.append(f"<tr><td style='padding-right:8px'><b>{html.escape(str(k))}</b></td><td>{text}</td></tr>")
-    more = f"<p>… {len(meta) - 30} more</p>" if len(meta) > 30 else ""
-    return "<table cellspacing='0'>" + "".join(rows) + "</table>" + more
+        text = str(v)
+        lines.append(f"{k}: {text[:200] + '…' if len(text) > 200 else text}")
+    if len(meta) > 30:
+        lines.append(f"… {len(meta) - 30} more")
+    return "\n".join(lines)

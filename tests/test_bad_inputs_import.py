@@ -145,6 +145,13 @@ def test_row02_cp1252_jsonl(tmp_path, existing):
     assert_refused(src, existing, "line 2", "UTF-8")
 
 
+@pytest.mark.parametrize("name", ["utf16.txt", "utf16.csv"])
+def test_row02_utf16(tmp_path, existing, name):
+    src = tmp_path / name
+    src.write_bytes((HEAD.replace(",", "\t") + "1\ta.png\tx\tx\n").encode("utf-16"))
+    assert_refused(src, existing, "UTF-16")
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. missing roles
 

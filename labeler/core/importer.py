@@ -151,6 +151,8 @@ def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
             if not more:
                 break
             sample += more
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportProblem(f"{path}: the file is UTF-16 (as Excel saves \"Unicode text\"); save it as UTF-8")
     try:
         text = sample.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -361,3 +361,101 @@ def test_run_shows_a_bad_predictions_file_as_a_dialog(qtbot, tmp_path, monkeypat
     assert appmod.run(source=str(bad)) == appmod.EXIT_PROBLEM
     assert shown and str(bad) in shown[0]
     assert not (tmp_path / "preds.labeler.db").exists()
+
+
+def test_import_runs_off_the_gui_thread_and_applies_the_taxonomy(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from labeler.gui import loader
+
+    threads = []
+    real = loader.import_predictions
+
+    def spy(*args, **kw):
+        threads.append(threading.current_thread())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(loader, "import_predictions", spy)
+    target = tmp_path / "p.labeler.db"
+    project, summary = loader.open_source(None, DIGITS / "predictions.csv", target, DIGITS / "taxonomy.txt")
+    try:
+        assert threads and threads[0] is not threading.main_thread()
+        assert summary.rows == 1797 and project.path == target
+        assert project.error_types() == TAXONOMY
+    finally:
+        project.close()
+    # Opening it again re-imports into the same project and keeps its reviews.
+    with Project.open(target) as p:
+        from labeler.core.session import ReviewSession
+
+        ReviewSession(p).toggle_tag("mislabeled")
+    project, summary = loader.open_source(None, DIGITS / "predictions.csv", target)
+    try:
+        assert summary.updated == 1797 and any(d.tags for d in project.decisions().values())
+    finally:
+        project.close()
+
+
+def test_drop_a_predictions_file_and_recent_projects(qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = tmp_path / "data"
+    shutil.copytree(DIGITS, data)
+    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap())
+    qtbot.addWidget(win)
+    with qtbot.waitExposed(win):
+        win.show()
+    assert win.session is None and win.windowTitle() == "labeler"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(data / "predictions.csv"))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(drop)
+    qtbot.waitUntil(lambda: win.session is not None, timeout=20_000)
+    assert win.session.project.path == data / "predictions.labeler.db"
+    assert "predictions.labeler.db" in win.windowTitle()
+    assert win._recent()[0] == str((data / "predictions.labeler.db").resolve())
+    win.close()
+
+
+def test_geometry_is_remembered(qtbot, tmp_path, project_path):
+    win = open_window(qtbot, tmp_path, project_path)
+    win.resize(700, 500)
+    qtbot.waitUntil(lambda: win.width() == 700)
+    win.close()
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                       keymap=keymapmod.default_keymap())
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 500)
+    again.close()
+
+
+def test_docks_are_listed_in_the_view_menu(qtbot, win):
+    from PySide6.QtWidgets import QLabel
+
+    dock = win.add_dock("Tally", QLabel("tally here"))
+    assert win.docks["Tally"] is dock
+    assert dock.toggleViewAction() in win.panels_menu.actions()
+    assert win.panels_menu.menuAction().isVisible()
+
+
+def test_text_examples_show_in_a_text_view(qtbot, tmp_path):
+    csv = tmp_path / "texts.csv"
+    csv.write_text("id,text,split,label,pred,confidence\n"
+                   "t1,the service was fine,dev,pos,neg,0.8\n"
+                   "t2,awful,dev,neg,neg,0.9\n")
+    path = tmp_path / "texts.labeler.db"
+    import_predictions(csv, path)
+    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap())
+    qtbot.addWidget(win)
+    win.set_project(Project.open(path))
+    with qtbot.waitExposed(win):
+        win.show()
+    assert win.item_view.currentWidget() is win.item_view.text_view
+    assert win.item_view.text_view.toPlainText() == "the service was fine"
+    qtbot.keyClick(win.item_view, Qt.Key.Key_M)
+    assert win.session.decision("t1").tags == {"mislabeled"}
+    win.close()

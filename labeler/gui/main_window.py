@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from labeler.core.importer import ImportCancelled, ImportProblem
 from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
 from labeler.core.session import ReviewSession, SessionEvent
-from labeler.core.store import Project, ProjectError
+from labeler.core.store import Project, ProjectError, default_project_path
 
 from . import dialogs, keymap as keymapmod, loader, theme
 from .help_overlay import HelpOverlay
@@ -248,6 +248,9 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> bool:
         """Open a project or import a predictions file (File ▸ Open, Recent, drag and drop)."""
+        target = Path(path) if loader.is_project_file(path) else default_project_path(path)
+        if self.session is not None and target.resolve() == self.session.project.path.resolve():
+            self.close_project()  # this process holds its lock: let the import or the open take it
         try:
             project, summary = loader.open_source(self, path)
         except ImportCancelled:

@@ -200,6 +200,12 @@ def test_row04_duplicate_column_names_parquet(tmp_path, existing):
     assert_refused(src, existing, "duplicate", "label")
 
 
+def test_row04_two_probability_columns_for_one_class(tmp_path, existing):
+    src = tmp_path / "dupprob.csv"
+    src.write_text("id,path,label,p_cat,prob_cat,p_dog\n1,a,cat,0.5,0.7,0.5\n", encoding="utf-8")
+    assert_refused(src, existing, "p_cat", "prob_cat")
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. duplicate ids
 

@@ -92,5 +92,10 @@ def detect(columns: list[str], overrides: dict[str, str] | None = None) -> Colum
                 continue
             m = PROB_COLUMN.match(c)
             if m:
+                if m.group(1) in cmap.prob_columns:
+                    raise ValueError(
+                        f"two probability columns for class {m.group(1)!r}:"
+                        f" {cmap.prob_columns[m.group(1)]!r} and {c!r}"
+                    )
                 cmap.prob_columns[m.group(1)] = c
     return cmap

@@ -44,7 +44,8 @@ class ItemView(QStackedWidget):
         self.loading.setStyleSheet("color: #bbbbbb; background: transparent; font-size: 14pt;")
         self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.loading.hide()
-        self.prefetcher = ImagePrefetcher(self)
+        # One core stays with the GUI thread; more decoders only help where there are cores for them.
+        self.prefetcher = ImagePrefetcher(self, threads=max(2, min(4, (os.cpu_count() or 2) - 1)))
         self.prefetcher.ready.connect(self._on_ready)
         self._session: ReviewSession | None = None
         self._paths: dict[str, str | None] = {}  # example id -> resolved image path (None: no image)

@@ -131,9 +131,7 @@ class MainWindow(QMainWindow):
             return
         if kinds & {"moved", "queue"}:
             self.item_view.refresh()
-            self.panel.show_item(self.session, self.error_types)
-        else:
-            self.panel.show_item(self.session, self.error_types)
+        self.panel.show_item(self.session, self.error_types)
         self._show_progress()
         self._update_enabled()
         if "queue" in kinds:

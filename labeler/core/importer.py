@@ -854,6 +854,7 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
         project.close()
         if new_file:
             os.replace(target, project_path)
+            _fsync_dir(project_path.parent)  # the rename itself survives a power cut
     except BaseException:
         project.close()
         if new_file:
@@ -864,6 +865,19 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
             target.with_name(target.name + ".lock").unlink(missing_ok=True)
     report("done", 1.0)
     return summary
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _remove_db_files(path: Path) -> None:

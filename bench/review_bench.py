@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         win.show()
         pump_until(app, lambda: win.isVisible())
         opened = Project.open(project)
+        verdicts: list[str] = []
         pump_for(app, 0.3)
         sizes = [p.stat().st_size for p in folder.glob("*.jpg")]
         print(f"files: {statistics.mean(sizes) / 1e6:.1f} MB on average")
@@ -211,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"                  frame          {fmt(frames10)}")
             print(f"  back to back    frame          {fmt(frames)}   frames over 50 ms: {sum(f > 50 for f in frames)}")
             print(f"                  key -> image   {fmt(b2b)}   images ready {hits}/{len(b2b)}")
-            print(f"  baseline: decode on the GUI thread, no prefetch   {fmt(base)}\n")
+            print(f"  baseline: decode on the GUI thread, no prefetch   {fmt(base)}")
+            verdicts.append(f"{tag}: p95 at 10/s {pct(at10, 95):.1f} ms (target <= 8): "
+                            f"{'met' if pct(at10, 95) <= 8 else 'NOT met'}; "
+                            f"longest frame back to back {max(frames):.1f} ms (target <= 50): "
+                            f"{'met' if max(frames) <= 50 else 'NOT met'}\n")
 
         s = win.session
         writes = []
@@ -230,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         print("decision write (ReviewSession.toggle_tag, one committed transaction)")
         print(f"  with the window redrawing   p50 {pct(writes, 50):.2f}  p99 {pct(writes, 99):.2f} ms")
         print(f"  core alone                  p50 {pct(core_writes, 50):.2f}  p99 {pct(core_writes, 99):.2f} ms")
+        print("\n" + "".join(verdicts), end="")
+        print(f"decision write p99 {pct(core_writes, 99):.2f} ms (target <= 2): "
+              f"{'met' if pct(core_writes, 99) <= 2 else 'NOT met'}")
+        print(f"load average during the run: {os.getloadavg()[0]:.2f} (other processes on the machine skew these)")
         win.close()
     return 0
 

@@ -21,6 +21,7 @@ from .image_view import ImageView
 from .prefetch import ImagePrefetcher
 
 AHEAD = 8  # items decoded ahead of the current one (and one behind)
+AHEAD_DELAY_MS = 15
 
 
 class ItemView(QStackedWidget):
@@ -54,6 +55,11 @@ class ItemView(QStackedWidget):
         self._resize_timer = QTimer(self, singleShot=True, interval=150)
         self._resize_timer.timeout.connect(self._resized)
         self._shown_size: tuple[int, int] | None = None  # the decode size of the image shown
+        # Decoding ahead starts just after the new item is painted, not while it is being painted:
+        # on a machine with few cores the decoders would take the CPU from the frame.
+        self._ahead: tuple[list[str], tuple[int, int]] | None = None
+        self._ahead_timer = QTimer(self, singleShot=True, interval=AHEAD_DELAY_MS)
+        self._ahead_timer.timeout.connect(self._prefetch_ahead)
         self.show_message("Open a predictions file or a project:\nFile ▸ Open…, or drop it on this window.")
 
     # -- what to show --------------------------------------------------------------------------
@@ -61,6 +67,7 @@ class ItemView(QStackedWidget):
         self._session = session
         self._paths.clear()
         self._current = None
+        self._ahead = None
         self.prefetcher.clear()
 
     def show_message(self, text: str) -> None:
@@ -92,8 +99,14 @@ class ItemView(QStackedWidget):
             self._current = (eid, path)
             self.prefetcher.request(path, size, priority=1)
             around = s.items[s.position + 1 : s.position + 1 + AHEAD] + s.items[max(0, s.position - 1) : s.position]
-            self.prefetcher.prefetch([path, *[p for p in map(self._path, around) if p]], size)
+            self._ahead = ([path, *[p for p in map(self._path, around) if p]], size)
+            self._ahead_timer.start()
             self._show_if_ready()
+
+    def _prefetch_ahead(self) -> None:
+        if self._ahead is not None:
+            self.prefetcher.prefetch(*self._ahead)
+            self._ahead = None
 
     def decode_size(self) -> tuple[int, int]:
         """The image view's size in device pixels: decoded images fit it exactly, so painting is a blit."""

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"                  frame          {fmt(frames10)}")
             print(f"  back to back    frame          {fmt(frames)}   frames over 50 ms: {sum(f > 50 for f in frames)}")
             print(f"                  key -> image   {fmt(b2b)}   images ready {hits}/{len(b2b)}")
-            print(f"  baseline: decode on the GUI thread, no prefetch   {fmt(base)}")
+            print(f"  baseline: decode on the GUI thread, no prefetch   {fmt(base)}\n")
             verdicts.append(f"{tag}: p95 at 10/s {pct(at10, 95):.1f} ms (target <= 8): "
                             f"{'met' if pct(at10, 95) <= 8 else 'NOT met'}; "
                             f"longest frame back to back {max(frames):.1f} ms (target <= 50): "

@@ -273,3 +273,42 @@ def tally(project, split, fmt):
     with _open_readonly(project) as p:
         result = tallymod.project_tally(p, framemod.load(p), split)
     click.echo(tally_format.render(result, fmt), nl=False)
+
+
+@main.command()
+@project_option
+@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--limit", type=int, help="At most N examples.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rank(project, split, limit, as_json):
+    """Training examples most likely mislabeled first (cleanlab label-quality scores).
+
+    Needs out-of-sample probabilities (cross-validated for the training set)."""
+    from .core import ranking
+
+    path = _find_project(project)
+    try:
+        p = Project.open(path)
+    except ProjectError as e:
+        _fail(str(e))
+    with p:
+        frame = framemod.load(p)
+        result = ranking.rank(p, frame, split)
+        frame = framemod.load(p)
+    for w in result.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    rows = queuemod.build(frame, queuemod.QueueSpec(split=split, order="quality", scope="all", allow_test=True))
+    if limit is not None:
+        rows = rows.head(limit)
+    items = [
+        {"id": r.id, "given": r.label, "suggested": r.suggested, "quality": float(r.quality), "flagged": bool(r.flagged)}
+        for r in rows.itertuples(index=False)
+    ]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    click.echo(f"{result.ranked} {split} examples ranked ({result.method}); {result.flagged} flagged as likely label issues")
+    for it in items:
+        click.echo(f"{it['id']:<16} given {it['given']!s:>10}  suggested {it['suggested']!s:<10}"
+                   f" quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else ""))
+

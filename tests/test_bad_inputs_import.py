@@ -82,9 +82,7 @@ def assert_refused(src: Path, existing: Path, *needles: str, cli_args: tuple[str
 
 def imported(db: Path) -> dict[str, dict]:
     with Project.open(db, readonly=True) as p:
-        cur = p.conn.execute("SELECT * FROM examples ORDER BY row")
-        names = [c[0] for c in cur.description]
-        return {r[0]: dict(zip(names, r)) for r in cur}
+        return {r["id"]: r for r in p.examples_table().to_pylist()}
 
 
 def classes_of(db: Path) -> list[str]:
@@ -553,7 +551,7 @@ def test_row16_same_file_twice(tmp_path, existing):
     before = snapshot(existing)
     s = import_predictions(src, existing)
     after = snapshot(existing)
-    assert after["examples"] == before["examples"]
+    assert after["columnar"] == before["columnar"]
     assert after["decisions"] == before["decisions"] and len(after["decisions"]) == 1
     with Project.open(existing, readonly=True) as p:
         assert p.example_count() == 2
@@ -562,7 +560,7 @@ def test_row16_same_file_twice(tmp_path, existing):
     # and through the CLI
     r = CliRunner().invoke(main, ["import", str(src), "--project", str(existing)])
     assert r.exit_code == 0, r.output
-    assert snapshot(existing)["examples"] == before["examples"]
+    assert snapshot(existing)["columnar"] == before["columnar"]
 
 
 def test_row17_updated_predictions(tmp_path, existing):

@@ -24,9 +24,7 @@ from labeler.core.store import Project, default_project_path
 
 def examples(db) -> dict[str, dict]:
     with Project.open(db, readonly=True) as p:
-        cur = p.conn.execute("SELECT * FROM examples ORDER BY row")
-        names = [c[0] for c in cur.description]
-        return {r[0]: dict(zip(names, r)) for r in cur}
+        return {r["id"]: r for r in p.examples_table().to_pylist()}
 
 
 def classes_of(db) -> list[str]:
@@ -64,7 +62,7 @@ def test_digits_import_matches_the_csv(digits_project):
         assert e["meta"] in (None, "{}")
     split_counts = df["split"].value_counts().to_dict()
     with Project.open(digits_project, readonly=True) as pr:
-        got = dict(pr.conn.execute("SELECT split, count(*) FROM examples GROUP BY split").fetchall())
+        got = pd.Series(pr.examples_table().column("split").to_pylist()).value_counts().to_dict()
         assert got == split_counts
         # relative image paths resolve against the predictions file's folder (BAD_INPUTS row 21)
         assert pr.resolve("images/d0000.png") == DIGITS / "images" / "d0000.png"
@@ -480,7 +478,7 @@ def test_reimport_same_file_duplicates_nothing_and_keeps_reviews(tmp_path, write
     s = import_predictions(src, db)
     assert s.added == 0 and s.updated == 3 and s.removed == []
     after = snapshot(db)
-    assert after["examples"] == before["examples"]
+    assert after["columnar"] == before["columnar"]
     assert after["decisions"] == before["decisions"]
     assert after["events"] == before["events"]
     with Project.open(db, readonly=True) as p:

@@ -19,16 +19,11 @@ CHUNK_ROWS = 1 << 17
 _OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 
 
-def to_blobs(table: pa.Table, chunk_rows: int = CHUNK_ROWS) -> list[bytes]:
-    """``table`` as IPC streams of at most ``chunk_rows`` rows each."""
-    out = []
-    for start in range(0, max(table.num_rows, 1), chunk_rows):
-        part = table.slice(start, chunk_rows)
-        sink = pa.BufferOutputStream()
-        with ipc.new_stream(sink, table.schema, options=_OPTIONS) as w:
-            w.write_table(part)
-        out.append(sink.getvalue().to_pybytes())
-    return out
+def _blob(part: pa.Table, schema: pa.Schema) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, schema, options=_OPTIONS) as w:
+        w.write_table(part)
+    return sink.getvalue().to_pybytes()
 
 
 def from_blobs(blobs: list[bytes]) -> pa.Table:
@@ -36,23 +31,34 @@ def from_blobs(blobs: list[bytes]) -> pa.Table:
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
-def write(conn: sqlite3.Connection, name: str, table: pa.Table) -> None:
-    """Replace the stored table ``name`` (inside the caller's transaction)."""
+def write(conn: sqlite3.Connection, name: str, table: pa.Table, *, progress=None) -> None:
+    """Replace the stored table ``name`` (inside the caller's transaction). ``progress(rows_done)``
+    is called after each chunk (and may raise to abandon the write)."""
+    delete(conn, name)
+    done = 0
+    for i, start in enumerate(range(0, max(table.num_rows, 1), CHUNK_ROWS)):
+        part = table.slice(start, CHUNK_ROWS)
+        conn.execute("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", (name, i, _blob(part, table.schema)))
+        done += part.num_rows
+        if progress is not None:
+            progress(done)
+
+
+def delete(conn: sqlite3.Connection, name: str) -> None:
     conn.execute("DELETE FROM columnar WHERE name = ?", (name,))
-    conn.executemany(
-        "INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)",
-        [(name, i, b) for i, b in enumerate(to_blobs(table))],
-    )
 
 
-def read(conn: sqlite3.Connection, name: str) -> pa.Table | None:
+def read(conn: sqlite3.Connection, name: str, columns: list[str] | None = None) -> pa.Table | None:
     blobs = [r[0] for r in conn.execute("SELECT data FROM columnar WHERE name = ? ORDER BY chunk", (name,))]
-    return from_blobs(blobs) if blobs else None
+    if not blobs:
+        return None
+    table = from_blobs(blobs)
+    return table.select(columns) if columns else table
 
 
 def matrix_table(probs: np.ndarray) -> pa.Table:
-    """An n x K float32 matrix as a one-column table of fixed-size lists."""
-    flat = pa.array(np.ascontiguousarray(probs, dtype=np.float32).ravel())
+    """An n x K float64 matrix as a one-column table of fixed-size lists."""
+    flat = pa.array(np.ascontiguousarray(probs, dtype=np.float64).ravel())
     return pa.table({"p": pa.FixedSizeListArray.from_arrays(flat, probs.shape[1])})
 
 

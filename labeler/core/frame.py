@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .store import Project
 
 COLUMNS = ("id", "row", "split", "label", "pred", "confidence", "loss", "wrong", "quality", "flagged", "suggested")
 
 
+def _objects(col: pa.ChunkedArray) -> np.ndarray:
+    """A text column as plain Python objects with None for "no value". (pandas 3 would infer a
+    string dtype and turn None into NaN, and an unlabeled example's label would read as nan.)"""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(col.type):
+        words = np.array(col.dictionary.to_pylist() + [None], dtype=object)
+        idx = col.indices.fill_null(len(col.dictionary)).to_numpy(zero_copy_only=False)
+        return words[idx]
+    return np.array(col.to_pylist(), dtype=object)
+
+
 def load(project: Project) -> pd.DataFrame:
-    cur = project.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM examples ORDER BY row")
-    rows = cur.fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
-    for c in ("split", "label", "pred", "suggested"):
-        # plain objects with None for "no value": pandas 3 would infer a string dtype and turn
-        # None into NaN, and an unlabeled example's label would read as the float nan
-        i = COLUMNS.index(c)
-        frame[c] = pd.Series([r[i] for r in rows], dtype=object, index=frame.index)
-    frame["wrong"] = frame["wrong"].astype(bool)
-    for c in ("confidence", "loss", "quality"):
-        frame[c] = frame[c].astype(np.float64)
-    return frame
+    table = project.examples_table()
+    data = {}
+    for name in COLUMNS:
+        col = table.column(name)
+        if name in ("id", "split", "label", "pred", "suggested"):
+            data[name] = pd.Series(_objects(col), dtype=object)
+        elif name == "wrong":
+            data[name] = col.to_numpy(zero_copy_only=False).astype(bool)
+        elif name == "flagged":
+            data[name] = pd.Series(_objects(col), dtype=object)
+        else:
+            data[name] = col.to_numpy(zero_copy_only=False).astype(np.float64 if name != "row" else np.int64)
+    return pd.DataFrame(data)

@@ -25,7 +25,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import columns as colmod
-from .store import Project, ProjectError, default_project_path
+from . import columnar
+from .store import Project, ProjectError, default_project_path, now_iso
 
 TOPK = 5
 SUM_TOLERANCE = 1e-3
@@ -784,16 +785,37 @@ def import_predictions(
     report("checking", 0.3)
     ex = build_examples(table, cmap, classes=classes, split=split)
     check_cancel()
-    report("ranking", 0.45)
-    from .ranking import score_examples
-
-    quality, flagged, suggested = score_examples(ex)
-    check_cancel()
     report("writing", 0.55)
-    return _write(project_path, source, ex, quality, flagged, suggested, train_file, report, check_cancel)
+    return _write(project_path, source, ex, train_file, report, check_cancel)
 
 
-def _write(project_path, source, ex: Examples, quality, flagged, suggested, train_file, report, check_cancel) -> ImportSummary:
+def examples_table(ex: Examples) -> pa.Table:
+    """The examples as the Arrow table the project stores (see :mod:`labeler.core.columnar`)."""
+    n = len(ex.ids)
+    return pa.table({
+        "id": pa.array(ex.ids, pa.string()),
+        "row": pa.array(np.arange(n, dtype=np.int64)),
+        "split": pa.array(ex.split, pa.string()).dictionary_encode(),
+        "path": pa.array(ex.path, pa.string()),
+        "text": pa.array(ex.text, pa.string()),
+        "label": pa.array(ex.label, pa.string()).dictionary_encode(),
+        "pred": pa.array(ex.pred, pa.string()).dictionary_encode(),
+        "confidence": pa.array(ex.confidence, pa.float64(), from_pandas=True),
+        "p_label": pa.array(ex.p_label, pa.float64(), from_pandas=True),
+        "loss": pa.array(ex.loss, pa.float64(), from_pandas=True),
+        "margin": pa.array(ex.margin, pa.float64(), from_pandas=True),
+        "topk": pa.array(ex.topk, pa.string()),
+        "wrong": pa.array(ex.wrong, pa.bool_()),
+        "meta": pa.array(ex.meta, pa.string()),
+    })
+
+
+# Above this size the full probability matrix is not kept (top-k and p(given) are): 1,000 classes
+# must not make a project of gigabytes. Ranking then needs the predictions file again.
+MAX_STORED_PROBS = 256 * 2**20
+
+
+def _write(project_path, source, ex: Examples, train_file, report, check_cancel) -> ImportSummary:
     n = len(ex.ids)
     new_file = not project_path.exists()
     target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
@@ -801,21 +823,23 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
         _clear_stale_imports(project_path)
         _remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
     project = Project.create(target) if new_file else Project.open(project_path)
-    rows = zip(
-        ex.ids, range(n), ex.split, ex.path, ex.text, ex.label, ex.pred,
-        _nan_to_none(ex.confidence), _nan_to_none(ex.p_label), _nan_to_none(ex.loss), _nan_to_none(ex.margin),
-        ex.topk, ex.wrong.astype(int).tolist(), _nan_to_none(quality),
-        flagged, suggested, ex.meta, strict=True,
-    )
+    table = examples_table(ex)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
         splits={s: c for s, c in sorted(pd.Series(ex.split).value_counts().items(), key=lambda kv: ("train", "dev", "test").index(kv[0]))},
         classes=ex.classes, unlabeled=ex.unlabeled, warnings=list(ex.warnings),
     )
+    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
+    if ex.probs is not None and not keep_probs:
+        summary.warnings.append(
+            f"{ex.probs.shape[1]} classes x {n} rows: only the top-{TOPK} probabilities and the given label's"
+            " are kept in the project"
+        )
     try:
         with project.transaction() as c:
-            old_ids = {r[0] for r in c.execute("SELECT id FROM examples")}
-            if old_ids:
+            old = columnar.read(c, "examples", columns=["id"])
+            if old is not None and old.num_rows:
+                old_ids = set(old.column("id").to_pylist())
                 new_ids = set(ex.ids)
                 removed = sorted(old_ids - new_ids)
                 summary.removed = removed
@@ -823,23 +847,18 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
                 if removed:
                     reviewed = {r[0] for r in c.execute("SELECT example_id FROM decisions")}
                     summary.removed_with_reviews = len(reviewed & set(removed))
-                c.execute("DELETE FROM examples")
             summary.added = n - summary.updated
-            chunk = 100_000
-            done = 0
-            while True:
-                batch = list(_take(rows, chunk))
-                if not batch:
-                    break
-                c.executemany(
-                    "INSERT INTO examples(id, row, split, path, text, label, pred, confidence, p_label, loss,"
-                    " margin, topk, wrong, quality, flagged, suggested, meta)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    batch,
-                )
-                done += len(batch)
+
+            def chunk_written(done: int) -> None:
                 report("writing", 0.55 + 0.4 * done / max(n, 1))
                 check_cancel()
+
+            columnar.write(c, "examples", table, progress=chunk_written)
+            if keep_probs:
+                columnar.write(c, "probs", columnar.matrix_table(ex.probs))
+            else:
+                columnar.delete(c, "probs")
+            columnar.delete(c, "scores")  # rankings belong to the previous predictions
             project.set_meta("classes", ex.classes, conn=c)
             project.set_meta("source", str(source), conn=c)
             project.set_meta("base_dir", str(source.parent), conn=c)
@@ -849,7 +868,7 @@ def _write(project_path, source, ex: Examples, quality, flagged, suggested, trai
             elif "train" in summary.splits and project.meta("train_file") is None:
                 project.set_meta("train_file", str(source), conn=c)
             history = list(project.meta("imports", []))
-            history.append({"source": str(source), "rows": n, "at": __import__("labeler.core.store", fromlist=["now_iso"]).now_iso()})
+            history.append({"source": str(source), "rows": n, "at": now_iso()})
             project.set_meta("imports", history, conn=c)
         project.close()
         if new_file:
@@ -914,20 +933,3 @@ def _clear_stale_imports(project_path: Path) -> None:
             lock.unlink(missing_ok=True)
         finally:
             os.close(fd)
-
-
-def _take(it, n):
-    for _ in range(n):
-        try:
-            yield next(it)
-        except StopIteration:
-            return
-
-
-def _nan_to_none(a) -> list:
-    if a is None:
-        return [None] * 0
-    arr = np.asarray(a, dtype=np.float64)
-    out = arr.astype(object)
-    out[np.isnan(arr)] = None
-    return out.tolist()

@@ -18,7 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import sqlite_utils
+
+from . import columnar
 
 BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -99,6 +104,14 @@ class Decision:
         return self.to_json() == other.to_json()
 
 
+EMPTY_EXAMPLES = [
+    ("id", pa.string()), ("row", pa.int64()), ("split", pa.dictionary(pa.int32(), pa.string())),
+    ("path", pa.string()), ("text", pa.string()), ("label", pa.dictionary(pa.int32(), pa.string())),
+    ("pred", pa.dictionary(pa.int32(), pa.string())), ("confidence", pa.float64()), ("p_label", pa.float64()),
+    ("loss", pa.float64()), ("margin", pa.float64()), ("topk", pa.string()), ("wrong", pa.bool_()),
+    ("meta", pa.string()),
+]
+
 migrations = sqlite_utils.Migrations("labeler")
 
 
@@ -107,25 +120,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)"""
     )
+    # The imported examples, their class probabilities and rankings, column-wise: Arrow IPC chunks
+    # (see labeler.core.columnar). name = "examples" | "probs" | "scores".
     db.execute(
-        """CREATE TABLE examples (
-            id TEXT PRIMARY KEY,
-            row INTEGER NOT NULL,          -- position in the imported file
-            split TEXT NOT NULL,
-            path TEXT,                     -- as written in the file; resolved against meta.base_dir
-            text TEXT,
-            label TEXT,                    -- the given label; NULL = unlabeled
-            pred TEXT,
-            confidence REAL,
-            p_label REAL,                  -- probability of the given label
-            loss REAL,                     -- -log p(given label)
-            margin REAL,
-            topk TEXT,                     -- JSON [[class, p], ...], best first
-            wrong INTEGER NOT NULL,        -- labeled and pred != label
-            quality REAL,                  -- label-quality score (cleanlab), lower = likelier wrong
-            flagged INTEGER,               -- a likely label issue
-            suggested TEXT,                -- the most likely label
-            meta TEXT                      -- JSON of the row's other columns
+        """CREATE TABLE columnar (
+            name TEXT NOT NULL,
+            chunk INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (name, chunk)
         )"""
     )
     db.execute(
@@ -168,7 +170,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             items INTEGER NOT NULL DEFAULT 0
         )"""
     )
-    db.execute("CREATE INDEX examples_split ON examples(split, wrong)")
 
 
 def _check_file(path: Path) -> None:
@@ -196,6 +197,8 @@ class Project:
         self.readonly = readonly
         self._lock_fd = lock_fd
         self._meta_cache: dict[str, object] = {}
+        self._examples: pa.Table | None = None
+        self._id_index: pd.Index | None = None
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -308,18 +311,71 @@ class Project:
         return p if p.is_absolute() else self.base_dir / p
 
     # -- examples ------------------------------------------------------------------------------
+    def examples_table(self) -> pa.Table:
+        """All examples in file order, with their ranking columns (quality, flagged, suggested)."""
+        if self._examples is None:
+            table = columnar.read(self.conn, "examples")
+            if table is None:
+                table = pa.table({name: pa.array([], type) for name, type in EMPTY_EXAMPLES})
+            scores = columnar.read(self.conn, "scores")
+            if scores is None or scores.num_rows != table.num_rows:
+                n = table.num_rows
+                scores = pa.table({
+                    "quality": pa.nulls(n, pa.float64()),
+                    "flagged": pa.nulls(n, pa.bool_()),
+                    "suggested": pa.nulls(n, pa.string()),
+                })
+            for name in scores.column_names:
+                table = table.append_column(name, scores.column(name))
+            self._examples = table
+        return self._examples
+
     def example_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM examples").fetchone()[0]
+        return self.examples_table().num_rows
+
+    def example_row(self, example_id: str) -> int | None:
+        """The position of ``example_id`` in :meth:`examples_table`."""
+        if self._id_index is None:
+            self._id_index = pd.Index(self.examples_table().column("id").to_numpy(zero_copy_only=False))
+        try:
+            return int(self._id_index.get_loc(example_id))
+        except KeyError:
+            return None
 
     def example(self, example_id: str) -> dict | None:
-        cur = self.conn.execute("SELECT * FROM examples WHERE id = ?", (example_id,))
-        row = cur.fetchone()
-        if row is None:
+        i = self.example_row(example_id)
+        if i is None:
             return None
-        d = dict(zip([c[0] for c in cur.description], row))
+        d = self.examples_table().slice(i, 1).to_pylist()[0]
         d["topk"] = json.loads(d["topk"]) if d["topk"] else []
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
         return d
+
+    def probabilities(self) -> np.ndarray | None:
+        """The n x K class probabilities in file order, where the import kept them."""
+        t = columnar.read(self.conn, "probs")
+        return None if t is None else columnar.table_matrix(t)
+
+    def store_scores(self, split: str, rows, quality, flagged, suggested, method: str) -> None:
+        """Store label-quality scores for the examples at positions ``rows`` (one split)."""
+        table = self.examples_table()
+        n = table.num_rows
+        q = table.column("quality").to_numpy(zero_copy_only=False).astype(np.float64)
+        f = np.array(table.column("flagged").to_pylist(), dtype=object)
+        sug = np.array(table.column("suggested").to_pylist(), dtype=object)
+        q[rows], f[rows], sug[rows] = quality, flagged, suggested
+        scores = pa.table({
+            "quality": pa.array(q, pa.float64(), from_pandas=True),
+            "flagged": pa.array(f.tolist(), pa.bool_()),
+            "suggested": pa.array(sug.tolist(), pa.string()),
+        })
+        assert scores.num_rows == n
+        ranking = dict(self.meta("ranking", {}))
+        ranking[split] = method
+        with self.transaction() as c:
+            columnar.write(c, "scores", scores)
+            self.set_meta("ranking", ranking, conn=c)
+        self._examples = None
 
     # -- taxonomy ------------------------------------------------------------------------------
     def error_types(self) -> list[str]:
@@ -442,14 +498,14 @@ def clean_error_types(names: list[str]) -> list[str]:
 
 def _validate(conn: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = {"examples", "decisions", "events", "meta"} - tables
+    missing = {"columnar", "decisions", "events", "meta"} - tables
     if missing:
         raise ProjectError(
             f"{path} is not a labeler project (missing tables: {', '.join(sorted(missing))})"
         )
     # Touch the pages the app needs first; a damaged file fails here, not mid-review.
     conn.execute("SELECT count(*) FROM decisions").fetchone()
-    conn.execute("SELECT * FROM examples LIMIT 1").fetchone()
+    conn.execute("SELECT name, chunk, length(data) FROM columnar").fetchall()
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:

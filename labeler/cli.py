@@ -312,3 +312,41 @@ def rank(project, split, limit, as_json):
         click.echo(f"{it['id']:<16} given {it['given']!s:>10}  suggested {it['suggested']!s:<10}"
                    f" quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else ""))
 
+
+@main.command()
+@project_option
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="The folder to write into (created if needed).")
+@click.option("--train-file", type=click.Path(exists=True, dir_okay=False),
+              help="Correct this training-set file instead of the one registered at import (and register it).")
+@click.option("--drop-ambiguous", is_flag=True, help="Leave out the rows tagged ambiguous.")
+@click.option("--format", "fmt", default="same", show_default=True, type=click.Choice(["same", "csv", "parquet"]),
+              help="Format of the corrected copy.")
+@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "dev", "test"]),
+              help="Whose labels to write back: train (the training-set file) or dev (the predictions file).")
+def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
+    """Write the corrected labels back into a copy of the training-set file, plus corrections.csv,
+    tally.csv/.md/.json, summary.json and a self-contained report.html, into the folder OUT.
+
+    The copy (train.csv -> OUT/train.corrected.csv) is the source except the label cells of the
+    corrected examples. Files are replaced only once all are written; sources are never written."""
+    from .core.export import ExportCancelled, ExportProblem, export_all
+    from .core.store import ProjectLocked
+
+    path = _find_project(project)
+    try:
+        try:
+            p = Project.open(path, readonly=not train_file)  # writable only to register --train-file
+        except ProjectLocked:
+            p = Project.open(path, readonly=True)
+    except ProjectError as e:
+        _fail(str(e))
+    with p:
+        try:
+            result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
+                                split=split, progress=_progress_printer())
+        except ExportProblem as e:
+            _fail(str(e))
+        except (ExportCancelled, KeyboardInterrupt):
+            _fail("export cancelled; the files of any earlier export are as they were")
+    for line in result.lines():
+        click.echo(line)

@@ -203,7 +203,7 @@ def _read_delimited(path: Path, kind: str, float_columns) -> Table:
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
                                                block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
+                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=gz or _has_quotes(path)),
                 convert_options=pacsv.ConvertOptions(
                     column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
                 ),
@@ -215,6 +215,19 @@ def _read_delimited(path: Path, kind: str, float_columns) -> Table:
     frame = table.to_pandas(types_mapper=None)
     return Table(path, header, frame, first_line=2, float_columns=floats,
                  find_lines=lambda: _record_lines(path, delim, table.num_rows))
+
+
+def _has_quotes(path: Path) -> bool:
+    """Can a value hold a line break? Only inside quotes. Without any quote in the file, Arrow may
+    split it into blocks at any line break and parse them in parallel (about 1.5x faster)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        try:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                return mm.find(b'"') != -1
+        except ValueError:  # empty file
+            return False
 
 
 def _record_lines(path: Path, delim: str, rows: int) -> list[int] | None:
@@ -391,7 +404,7 @@ class Examples:
     p_label: np.ndarray
     loss: np.ndarray
     margin: np.ndarray
-    topk: list[str | None]
+    topk: tuple[np.ndarray, np.ndarray] | None  # class indices and probabilities, n x k, best first
     wrong: np.ndarray
     meta: list[str | None]
     classes: list[str]
@@ -647,13 +660,13 @@ def build_examples(
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         top_p = np.take_along_axis(probs, top, axis=1)
         margin = top_p[:, 0] - top_p[:, 1] if k > 1 else top_p[:, 0]
-        topk = _encode_topk(top, top_p)
+        topk = (top.astype(np.int32), top_p)
     else:
         confidence = np.full(n, np.nan)
         p_label = np.full(n, np.nan)
         loss = np.full(n, np.nan)
         margin = np.full(n, np.nan)
-        topk = [None] * n
+        topk = None
     if "confidence" in roles:
         confidence = _floats(table, roles["confidence"], "confidence")
         bad = ~np.isfinite(confidence) | (confidence < 0) | (confidence > 1)
@@ -685,26 +698,6 @@ def build_examples(
         confidence=confidence, p_label=p_label, loss=loss, margin=margin, topk=topk, wrong=wrong,
         meta=meta, classes=classes, probs=probs, unlabeled=unlabeled, warnings=warnings,
     )
-
-
-def _encode_topk(top: np.ndarray, top_p: np.ndarray) -> list[str]:
-    """Top-k as compact JSON text ``[[i, p], ...]`` with class indices (classes live in meta).
-
-    Built column-wise with Arrow string kernels: ``np.char.mod`` took ~8 s for 1M rows."""
-    import pyarrow.compute as pc
-
-    if len(top) == 0:
-        return []
-    # 6 decimals keep the text short; tiny probabilities keep their value rather than become 0
-    shown = np.where(top_p < 1e-6, top_p, np.round(top_p, 6))
-    out = None
-    for j in range(top.shape[1]):
-        idx = pc.cast(pa.array(top[:, j].astype(np.int64)), pa.string())
-        val = pc.cast(pa.array(shown[:, j].astype(np.float64)), pa.string())
-        head = "[[" if out is None else ",["
-        piece = pc.binary_join_element_wise(head, idx, ",", val, "]", "")
-        out = piece if out is None else pc.binary_join_element_wise(out, piece, "")
-    return pc.binary_join_element_wise(out, "]", "").to_pylist()
 
 
 def _infer_list_order(path: Path, probs: np.ndarray, preds: list[str] | None) -> list[str]:
@@ -804,10 +797,16 @@ def examples_table(ex: Examples) -> pa.Table:
         "p_label": pa.array(ex.p_label, pa.float64(), from_pandas=True),
         "loss": pa.array(ex.loss, pa.float64(), from_pandas=True),
         "margin": pa.array(ex.margin, pa.float64(), from_pandas=True),
-        "topk": pa.array(ex.topk, pa.string()),
+        "topk_idx": _fixed_lists(ex.topk[0], pa.int32()) if ex.topk else pa.nulls(n, pa.list_(pa.int32())),
+        "topk_p": _fixed_lists(ex.topk[1], pa.float64()) if ex.topk else pa.nulls(n, pa.list_(pa.float64())),
         "wrong": pa.array(ex.wrong, pa.bool_()),
         "meta": pa.array(ex.meta, pa.string()),
     })
+
+
+def _fixed_lists(m: np.ndarray, type_: pa.DataType) -> pa.Array:
+    values = pa.array(np.ascontiguousarray(m).ravel(), type_)
+    return pa.FixedSizeListArray.from_arrays(values, m.shape[1])
 
 
 # Above this size the full probability matrix is not kept (top-k and p(given) are): 1,000 classes

@@ -108,7 +108,8 @@ EMPTY_EXAMPLES = [
     ("id", pa.string()), ("row", pa.int64()), ("split", pa.dictionary(pa.int32(), pa.string())),
     ("path", pa.string()), ("text", pa.string()), ("label", pa.dictionary(pa.int32(), pa.string())),
     ("pred", pa.dictionary(pa.int32(), pa.string())), ("confidence", pa.float64()), ("p_label", pa.float64()),
-    ("loss", pa.float64()), ("margin", pa.float64()), ("topk", pa.string()), ("wrong", pa.bool_()),
+    ("loss", pa.float64()), ("margin", pa.float64()), ("topk_idx", pa.list_(pa.int32())),
+    ("topk_p", pa.list_(pa.float64())), ("wrong", pa.bool_()),
     ("meta", pa.string()),
 ]
 
@@ -347,7 +348,7 @@ class Project:
         if i is None:
             return None
         d = self.examples_table().slice(i, 1).to_pylist()[0]
-        d["topk"] = json.loads(d["topk"]) if d["topk"] else []
+        d["topk"] = [[i, p] for i, p in zip(d.pop("topk_idx") or [], d.pop("topk_p") or [])]
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
         return d
 

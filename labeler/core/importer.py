@@ -821,7 +821,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel)
     if new_file:
         _clear_stale_imports(project_path)
         _remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
-    project = Project.create(target) if new_file else Project.open(project_path)
+    project = Project.create(target, scratch=True) if new_file else Project.open(project_path)
     table = examples_table(ex)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
@@ -869,7 +869,10 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel)
             history = list(project.meta("imports", []))
             history.append({"source": str(source), "rows": n, "at": now_iso()})
             project.set_meta("imports", history, conn=c)
-        project.close()
+        if new_file:
+            project.seal()
+        else:
+            project.close()
         if new_file:
             os.replace(target, project_path)
             _fsync_dir(project_path.parent)  # the rename itself survives a power cut

@@ -232,17 +232,36 @@ class Project:
         return project
 
     @classmethod
-    def create(cls, path: str | os.PathLike) -> "Project":
-        """A new, empty project. Refuses to overwrite an existing file."""
+    def create(cls, path: str | os.PathLike, *, scratch: bool = False) -> "Project":
+        """A new, empty project. Refuses to overwrite an existing file.
+
+        ``scratch``: a file being built that is thrown away if anything fails (a first import into
+        a temporary name): no journal on disk and no syncs while building; :meth:`seal` makes it
+        durable and switches it to WAL before it is renamed into place."""
         path = Path(path)
         if path.exists():
             raise ProjectError(f"{path} exists already")
         lock_fd = _acquire_lock(path)
-        conn = _connect(path, readonly=False)
+        if scratch:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=MEMORY")
+            conn.execute("PRAGMA synchronous=OFF")
+        else:
+            conn = _connect(path, readonly=False)
         project = cls(path, conn, readonly=False, lock_fd=lock_fd)
         migrations.apply(project.db)
         project.set_meta("created_at", now_iso())
         return project
+
+    def seal(self) -> None:
+        """Finish a scratch project: WAL journal, synced to disk, closed."""
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.close()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         if self.conn is not None:

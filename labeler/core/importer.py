@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -30,6 +31,7 @@ from .store import Project, ProjectError, default_project_path, now_iso
 
 TOPK = 5
 SUM_TOLERANCE = 1e-3
+SPLITS = ("train", "dev", "test")
 SPLIT_VALUES = {
     "train": "train", "training": "train", "trn": "train",
     "dev": "dev", "val": "dev", "valid": "dev", "validation": "dev", "development": "dev",
@@ -394,12 +396,12 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 class Examples:
     """Everything derived from a table, column-wise, ready to store."""
 
-    ids: list[str]
-    split: list[str]
-    path: list[str | None]
-    text: list[str | None]
-    label: list[str | None]
-    pred: list[str]
+    ids: pa.Array  # exact strings
+    split: pa.DictionaryArray  # over SPLITS
+    path: pa.Array | None
+    text: pa.Array | None
+    label: pa.DictionaryArray  # over classes; null = unlabeled
+    pred: pa.DictionaryArray  # over classes
     confidence: np.ndarray
     p_label: np.ndarray
     loss: np.ndarray
@@ -440,12 +442,21 @@ def _strings(frame: pd.DataFrame, col: str) -> list[str]:
     return [("" if v != v else repr(float(v))) if isinstance(v, float) else str(v) for v in s.tolist()]
 
 
-def _lookup(values: list, index: dict[str, int]) -> np.ndarray:
-    """``index[v]`` for every value: -1 for None (unlabeled), -2 for a value not in ``index``.
-    Looked up once per distinct value, not once per row."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    table = np.array([index.get(u, -2) for u in uniques] + [-1], dtype=np.int64)
-    return table[codes]  # a missing value has code -1: the last entry
+def _string_array(frame: pd.DataFrame, col: str) -> pa.Array:
+    """A column as exact strings in Arrow (no per-value Python work for CSV/TSV columns)."""
+    s = frame[col]
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and not s.hasnans:
+        arr = pa.array(s)
+        return arr.cast(pa.string()) if arr.type != pa.string() else arr
+    return pa.array(_strings(frame, col), pa.string())
+
+
+def _encode(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Codes into the distinct values, and those values: hashing once per row, in Arrow."""
+    enc = pc.dictionary_encode(arr)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist()
 
 
 def _floats(table: Table, col: str, what: str) -> np.ndarray:
@@ -526,13 +537,13 @@ def build_examples(
 
     # -- ids
     if "id" in roles:
-        ids = _strings(frame, roles["id"])
-        empty = np.array([not v.strip() for v in ids])
+        ids = _string_array(frame, roles["id"])
+        empty = pc.equal(pc.utf8_trim_whitespace(ids), "").to_numpy(zero_copy_only=False)
         if empty.any():
             raise ImportProblem(f"{path}: empty id at {_problem_rows(table, empty)}")
-        ser = pd.Series(ids)
-        dup = ser.duplicated(keep=False).to_numpy()
-        if dup.any():
+        if pc.count_distinct(ids).as_py() != n:
+            ser = pd.Series(ids.to_pylist(), dtype=object)
+            dup = ser.duplicated(keep=False).to_numpy()
             names = list(dict.fromkeys(ser[dup].tolist()))
             raise ImportProblem(
                 f"{path}: {len(names)} ids appear more than once, e.g. "
@@ -540,15 +551,17 @@ def build_examples(
                 + f" (first at {_problem_rows(table, dup, 3)})"
             )
     else:
-        ids = [str(i) for i in range(n)]
+        ids = pc.cast(pa.array(np.arange(n)), pa.string())
 
-    labels_raw = _strings(frame, roles["label"])
-    labels = [v if v != "" else None for v in labels_raw]
-    unlabeled = sum(v is None for v in labels)
+    # labels and predictions: distinct values are looked up once, not once per row
+    label_codes, label_values = _encode(_string_array(frame, roles["label"]))
+    label_values = [v if v != "" else None for v in label_values]  # an empty cell = unlabeled
+    unlabeled = int(np.isin(label_codes, [i for i, v in enumerate(label_values) if v is None]).sum())
 
-    preds: list[str] | None = None
+    pred_codes = pred_values = None
     if "pred" in roles:
-        preds = _strings(frame, roles["pred"])
+        pred_codes, pred_values = _encode(_string_array(frame, roles["pred"]))
+    preds = None  # a list, only where the classes must be inferred from it
 
     # -- classes
     if classes is not None:
@@ -570,17 +583,19 @@ def build_examples(
     elif prob_classes is not None:
         classes = prob_classes
     elif probs is not None:
+        if pred_codes is not None:
+            preds = np.array(pred_values, dtype=object)[pred_codes].tolist()
         classes = _infer_list_order(path, probs, preds)
     else:
-        seen = {v for v in labels if v is not None} | set(preds or [])
+        seen = {v for v in label_values if v is not None} | set(pred_values or [])
         seen.discard("")
         classes = sorted(seen, key=_natural_key)
     index = {c: i for i, c in enumerate(classes)}
 
-    label_idx = _lookup(labels, index)
+    label_idx = np.array([-1 if v is None else index.get(v, -2) for v in label_values] + [-1], dtype=np.int64)[label_codes]
     bad = label_idx == -2
     if bad.any():
-        unknown = sorted({labels[i] for i in np.flatnonzero(bad)})[:5]
+        unknown = sorted({label_values[label_codes[i]] for i in np.flatnonzero(bad)})[:5]
         raise ImportProblem(
             f"{path}: column {roles['label']!r}: labels not among the classes"
             f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
@@ -610,19 +625,20 @@ def build_examples(
                 f"{int(off.sum())} rows have probabilities that do not sum to 1 (beyond {SUM_TOLERANCE:g}),"
                 f" e.g. {_problem_rows(table, off, 3)}; the values are kept as they are"
             )
-        argmax = probs.argmax(axis=1)
-        if preds is None:
-            preds = [classes[i] for i in argmax]
-        else:
-            preds = [p if p != "" else classes[a] for p, a in zip(preds, argmax)]
-    assert preds is not None
-    empty_pred = np.array([p == "" for p in preds])
-    if empty_pred.any():
-        raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
-    pred_idx = _lookup(preds, index)
+    argmax = probs.argmax(axis=1) if probs is not None else None
+    if pred_codes is None:
+        pred_idx = argmax
+    else:
+        # -3: an empty cell, the argmax of the probabilities where there are any
+        pred_idx = np.array([-3 if v == "" else index.get(v, -2) for v in pred_values], dtype=np.int64)[pred_codes]
+        empty_pred = pred_idx == -3
+        if argmax is not None:
+            pred_idx = np.where(empty_pred, argmax, pred_idx)
+        elif empty_pred.any():
+            raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
     bad = pred_idx == -2
     if bad.any():
-        unknown = sorted({preds[i] for i in np.flatnonzero(bad)})[:5]
+        unknown = sorted({pred_values[pred_codes[i]] for i in np.flatnonzero(bad)})[:5]
         raise ImportProblem(
             f"{path}: column {roles.get('pred', 'pred')!r}: predictions not among the classes"
             f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
@@ -631,23 +647,21 @@ def build_examples(
 
     # -- split
     if "split" in roles:
-        raw = _strings(frame, roles["split"])
-        codes, uniques = pd.factorize(pd.Series(raw, dtype=object))
-        names = np.array([SPLIT_VALUES.get(str(v).strip().lower()) for v in uniques] + [None], dtype=object)
-        mapped = names[codes].tolist()
-        bad = np.array([m is None for m in names])[codes]
+        codes, uniques = _encode(_string_array(frame, roles["split"]))
+        mapped = [SPLIT_VALUES.get(str(v).strip().lower()) for v in uniques]
+        split_idx = np.array([-1 if m is None else SPLITS.index(m) for m in mapped], dtype=np.int64)[codes]
+        bad = split_idx < 0
         if bad.any():
-            values = sorted({raw[i] for i in np.flatnonzero(bad)})[:5]
+            values = sorted({uniques[codes[i]] for i in np.flatnonzero(bad)})[:5]
             raise ImportProblem(
                 f"{path}: unknown split values {', '.join(repr(v) for v in values)} at {_problem_rows(table, bad)}"
                 " (expected train/training, dev/val/valid/validation, test/testing)"
             )
-        splits = mapped
     else:
         s = SPLIT_VALUES.get((split or "dev").lower())
         if s is None:
             raise ImportProblem(f"--split {split!r}: expected train, dev or test")
-        splits = [s] * n
+        split_idx = np.full(n, SPLITS.index(s), dtype=np.int64)
 
     # -- derived figures
     rows = np.arange(n)
@@ -680,8 +694,8 @@ def build_examples(
             loss = np.where(labeled, -np.log(np.clip(est, 1e-12, None)), np.nan)
     wrong = labeled & (label_idx != pred_idx)
 
-    paths = _strings(frame, roles["path"]) if "path" in roles else [None] * n
-    texts = _strings(frame, roles["text"]) if "text" in roles else [None] * n
+    paths = _string_array(frame, roles["path"]) if "path" in roles else None
+    texts = _string_array(frame, roles["text"]) if "text" in roles else None
     used = cmap.used  # a property that builds a set: once, not per column
     extra = [c for c in table.columns if c not in used]
     if extra:
@@ -692,12 +706,19 @@ def build_examples(
         if len(meta) != n:
             raise AssertionError(f"metadata of {len(meta)} rows for {n} examples")
     else:
-        meta = [None] * n
+        meta = None
     return Examples(
-        ids=ids, split=splits, path=paths, text=texts, label=labels, pred=preds,
+        ids=ids, split=_dictionary(split_idx, list(SPLITS)), path=paths, text=texts,
+        label=_dictionary(label_idx, classes), pred=_dictionary(pred_idx, classes),
         confidence=confidence, p_label=p_label, loss=loss, margin=margin, topk=topk, wrong=wrong,
         meta=meta, classes=classes, probs=probs, unlabeled=unlabeled, warnings=warnings,
     )
+
+
+def _dictionary(codes: np.ndarray, words: list[str]) -> pa.DictionaryArray:
+    """Codes (-1 = no value) over ``words`` as an Arrow dictionary array."""
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(words, pa.string()))
 
 
 def _infer_list_order(path: Path, probs: np.ndarray, preds: list[str] | None) -> list[str]:
@@ -786,13 +807,13 @@ def examples_table(ex: Examples) -> pa.Table:
     """The examples as the Arrow table the project stores (see :mod:`labeler.core.columnar`)."""
     n = len(ex.ids)
     return pa.table({
-        "id": pa.array(ex.ids, pa.string()),
+        "id": ex.ids,
         "row": pa.array(np.arange(n, dtype=np.int64)),
-        "split": pa.array(ex.split, pa.string()).dictionary_encode(),
-        "path": pa.array(ex.path, pa.string()),
-        "text": pa.array(ex.text, pa.string()),
-        "label": pa.array(ex.label, pa.string()).dictionary_encode(),
-        "pred": pa.array(ex.pred, pa.string()).dictionary_encode(),
+        "split": ex.split,
+        "path": ex.path if ex.path is not None else pa.nulls(n, pa.string()),
+        "text": ex.text if ex.text is not None else pa.nulls(n, pa.string()),
+        "label": ex.label,
+        "pred": ex.pred,
         "confidence": pa.array(ex.confidence, pa.float64(), from_pandas=True),
         "p_label": pa.array(ex.p_label, pa.float64(), from_pandas=True),
         "loss": pa.array(ex.loss, pa.float64(), from_pandas=True),
@@ -800,7 +821,7 @@ def examples_table(ex: Examples) -> pa.Table:
         "topk_idx": _fixed_lists(ex.topk[0], pa.int32()) if ex.topk else pa.nulls(n, pa.list_(pa.int32())),
         "topk_p": _fixed_lists(ex.topk[1], pa.float64()) if ex.topk else pa.nulls(n, pa.list_(pa.float64())),
         "wrong": pa.array(ex.wrong, pa.bool_()),
-        "meta": pa.array(ex.meta, pa.string()),
+        "meta": pa.array(ex.meta, pa.string()) if ex.meta is not None else pa.nulls(n, pa.string()),
     })
 
 
@@ -825,7 +846,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel)
     table = examples_table(ex)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
-        splits={s: c for s, c in sorted(pd.Series(ex.split).value_counts().items(), key=lambda kv: ("train", "dev", "test").index(kv[0]))},
+        splits={s: c for s, c in zip(SPLITS, np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()) if c},
         classes=ex.classes, unlabeled=ex.unlabeled, warnings=list(ex.warnings),
     )
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
@@ -839,7 +860,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel)
             old = columnar.read(c, "examples", columns=["id"])
             if old is not None and old.num_rows:
                 old_ids = set(old.column("id").to_pylist())
-                new_ids = set(ex.ids)
+                new_ids = set(ex.ids.to_pylist())
                 removed = sorted(old_ids - new_ids)
                 summary.removed = removed
                 summary.updated = len(old_ids & new_ids)

@@ -27,7 +27,10 @@ def load(project: Project) -> pd.DataFrame:
     data = {}
     for name in COLUMNS:
         col = table.column(name)
-        if name in ("id", "split", "label", "pred", "suggested"):
+        if name == "id":
+            # Arrow-backed strings: a million ids without a million Python objects
+            data[name] = col.to_pandas()
+        elif name in ("split", "label", "pred", "suggested"):
             data[name] = pd.Series(_objects(col), dtype=object)
         elif name == "wrong":
             data[name] = col.to_numpy(zero_copy_only=False).astype(bool)

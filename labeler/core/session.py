@@ -62,6 +62,7 @@ class ReviewSession:
         self.items_done = 0
         self.session_id = None if project.readonly else project.start_session(reviewer, spec.to_json())
         self.spec = spec
+        self._row_of: dict[str, int] = {}
         self.items: list[str] = []
         self.position = 0
         self.set_queue(spec)
@@ -80,6 +81,8 @@ class ReviewSession:
         rows = build(self.frame, replace(spec, unreviewed=False))
         self.spec = spec
         self.items = rows["id"].tolist()
+        # where each queued example sits in the project's file order (= the frame's rows)
+        self._row_of.update(zip(self.items, rows["row"].tolist()))
         if spec.unreviewed:
             self.items = [i for i in self.items if not self.decision(i).reviewed]
         self.position = self.first_unreviewed()
@@ -106,9 +109,19 @@ class ReviewSession:
     def reviewed_count(self) -> int:
         return sum(1 for i in self.items if self.decision(i).reviewed)
 
+    def row_of(self, example_id: str) -> int | None:
+        """The example's position in the project's file order."""
+        row = self._row_of.get(example_id)
+        if row is None:
+            row = self.project.example_row(example_id)
+            if row is not None:
+                self._row_of[example_id] = row
+        return row
+
     def example(self, example_id: str | None = None) -> dict | None:
         eid = example_id if example_id is not None else self.current_id
-        return None if eid is None else self.project.example(eid)
+        row = None if eid is None else self.row_of(eid)
+        return None if row is None else self.project.example_at(row)
 
     # -- moving --------------------------------------------------------------------------------
     def goto(self, index: int) -> None:
@@ -161,10 +174,8 @@ class ReviewSession:
         eid = example_id if example_id is not None else self.current_id
         if eid is None:
             return None
-        if not hasattr(self, "_row_index") or self._row_index_len != len(self.frame):
-            self._row_index = pd.Index(self.frame["id"])
-            self._row_index_len = len(self.frame)
-        return self.frame.iloc[self._row_index.get_loc(eid)].to_dict()
+        row = self.row_of(eid)
+        return None if row is None else self.frame.iloc[row].to_dict()
 
     def accept_prediction(self) -> None:
         """P: the given label is wrong and the predicted (or suggested) label is right; again to undo."""

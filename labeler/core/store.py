@@ -364,8 +364,10 @@ class Project:
 
     def example(self, example_id: str) -> dict | None:
         i = self.example_row(example_id)
-        if i is None:
-            return None
+        return None if i is None else self.example_at(i)
+
+    def example_at(self, i: int) -> dict:
+        """The example at position ``i`` of the file order, with top-k and metadata decoded."""
         d = self.examples_table().slice(i, 1).to_pylist()[0]
         d["topk"] = [[i, p] for i, p in zip(d.pop("topk_idx") or [], d.pop("topk_p") or [])]
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}

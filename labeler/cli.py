@@ -14,7 +14,7 @@ from .core import queue as queuemod
 from .core import stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
-from .core.store import Project, ProjectError, clean_error_types, default_project_path
+from .core.store import Project, ProjectError, clean_error_types, default_project_path, location_warnings
 
 PROJECT_SUFFIX = ".labeler.db"
 
@@ -56,9 +56,16 @@ def _find_project(project: str | None) -> Path:
 def _open_readonly(project: str | None) -> Project:
     path = _find_project(project)
     try:
-        return Project.open(path, readonly=True)
+        return _warn(Project.open(path, readonly=True))
     except ProjectError as e:
         _fail(str(e))
+
+
+def _warn(p: Project) -> Project:
+    """Say where the project is when that is risky (a network or removable drive)."""
+    for w in p.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    return p
 
 
 def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
@@ -113,6 +120,8 @@ def import_cmd(predictions, project, columns, classes, classes_file, split, trai
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
         error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
+        for w in location_warnings(project or default_project_path(predictions)):
+            click.echo(f"Warning: {w}", err=True)
         summary = import_predictions(
             predictions, project, columns=_parse_columns(columns),
             classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
@@ -192,6 +201,25 @@ def make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_te
     return spec
 
 
+def _ranked_in_memory(p: Project, frame, split: str):
+    """``frame`` with label-quality scores for ``split``: the stored ones, or computed here without
+    storing them. `queue` only reads the project (it must work while a window holds it open), so
+    scores it computes are not kept; `labeler rank` stores them."""
+    from .core import ranking
+
+    if ranking.has_scores(frame, split):
+        return frame
+    try:
+        scores = ranking.compute(p, frame, split)
+    except ranking.RankProblem as e:
+        _fail(f"cannot rank the {split} split: {e}")
+    for w in scores.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    click.echo(f"Note: the {split} split had no label-quality scores; ranked now, not stored"
+               " (`labeler rank` stores them)", err=True)
+    return ranking.with_scores(frame, scores)
+
+
 @main.command()
 @project_option
 @queue_options
@@ -206,7 +234,10 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
             if v is not None and v not in classes:
                 _fail(f"{what} {v!r} is not a class of this project")
         reviewed = {k for k, d in p.decisions().items() if d.reviewed}
-        rows = queuemod.build(framemod.load(p), spec, reviewed)
+        frame = framemod.load(p)
+        if spec.order == "quality" or spec.scope == "flagged":
+            frame = _ranked_in_memory(p, frame, spec.split)
+        rows = queuemod.build(frame, spec, reviewed)
     if limit is not None:
         rows = rows.head(limit)
     items = [
@@ -214,6 +245,7 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
          "confidence": None if r.confidence != r.confidence else r.confidence,
          "loss": None if r.loss != r.loss else r.loss,
          "quality": None if r.quality != r.quality else r.quality,
+         "suggested": r.suggested, "flagged": None if r.flagged is None else bool(r.flagged),
          "reviewed": r.id in reviewed}
         for r in rows.itertuples(index=False)
     ]
@@ -224,8 +256,9 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
     for it in items:
         conf = "" if it["confidence"] is None else f"{it['confidence']:.3f}"
         loss = "" if it["loss"] is None else f"{it['loss']:.3f}"
+        quality = "" if it["quality"] is None else f"  quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else "")
         click.echo(f"{it['id']:<16} {it['given']!s:>10} -> {it['predicted']!s:<10} conf {conf:<6} loss {loss}"
-                   + ("  (reviewed)" if it["reviewed"] else ""))
+                   + quality + ("  (reviewed)" if it["reviewed"] else ""))
 
 
 @main.command()
@@ -278,12 +311,15 @@ def tally(project, split, fmt):
 @main.command()
 @project_option
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "dev", "test"]))
-@click.option("--limit", type=int, help="At most N examples.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most N examples.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rank(project, split, limit, as_json):
-    """Training examples most likely mislabeled first (cleanlab label-quality scores).
+    """Training examples most likely mislabeled first (cleanlab label-quality scores), stored in the
+    project for `labeler review --split train --order quality`.
 
-    Needs out-of-sample probabilities (cross-validated for the training set)."""
+    JSON: [{id, given, suggested, quality, flagged}], lowest quality first. Needs out-of-sample
+    probabilities (cross-validated for the training set); without probabilities the ranking falls
+    back to the loss from the prediction's confidence, and says so."""
     from .core import ranking
 
     path = _find_project(project)
@@ -293,17 +329,17 @@ def rank(project, split, limit, as_json):
         _fail(str(e))
     with p:
         frame = framemod.load(p)
-        result = ranking.rank(p, frame, split)
-        frame = framemod.load(p)
+        try:
+            scores = ranking.compute(p, frame, split)
+            result = ranking.store(p, scores)
+        except (ranking.RankProblem, ProjectError) as e:
+            _fail(f"cannot rank the {split} split: {e}")
     for w in result.warnings:
         click.echo(f"Warning: {w}", err=True)
-    rows = queuemod.build(frame, queuemod.QueueSpec(split=split, order="quality", scope="all", allow_test=True))
+    rows = ranking.ranked(ranking.with_scores(frame, scores), split)
     if limit is not None:
         rows = rows.head(limit)
-    items = [
-        {"id": r.id, "given": r.label, "suggested": r.suggested, "quality": float(r.quality), "flagged": bool(r.flagged)}
-        for r in rows.itertuples(index=False)
-    ]
+    items = ranking.records(rows)
     if as_json:
         click.echo(json.dumps(items))
         return
@@ -340,7 +376,7 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
             p = Project.open(path, readonly=True)
     except ProjectError as e:
         _fail(str(e))
-    with p:
+    with _warn(p):
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
                                 split=split, progress=_progress_printer())
@@ -350,3 +386,32 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
             _fail("export cancelled; the files of any earlier export are as they were")
     for line in result.lines():
         click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--list", "list_only", is_flag=True, help="List the backups, newest first, and restore nothing.")
+@click.argument("backup", required=False)
+def restore(project, list_only, backup):
+    """Put a backup of the project back (the newest, or BACKUP: a name from --list or a path).
+
+    A backup is made each time labeler closes a project it changed; the last 5 are kept in
+    PROJECT.backups/. The current file, damaged or not, is renamed to PROJECT.replaced-TIME, never
+    deleted. Refused while another labeler has the project open for writing."""
+    from .core import backup as backupmod
+
+    path = _find_project(project)
+    if list_only:
+        found = backupmod.list_backups(path)
+        if not found:
+            click.echo(f"no backups of {path} yet (made in {backupmod.backup_dir(path)} when labeler closes it)")
+        for b in found:
+            click.echo(f"{b.path.name}  {b.when}  {b.size / 1e6:.1f} MB")
+        return
+    try:
+        done = backupmod.restore(path, backup)
+    except ProjectError as e:
+        _fail(str(e))
+    click.echo(f"Restored {done.project} from {done.backup}")
+    for m in done.moved_aside:
+        click.echo(f"  the file that was there is kept as {m}")

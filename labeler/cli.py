@@ -14,7 +14,7 @@ from .core import queue as queuemod
 from .core import stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
-from .core.store import Project, ProjectError, clean_error_types, default_project_path
+from .core.store import Project, ProjectError, clean_error_types, default_project_path, location_warnings
 
 PROJECT_SUFFIX = ".labeler.db"
 
@@ -56,9 +56,16 @@ def _find_project(project: str | None) -> Path:
 def _open_readonly(project: str | None) -> Project:
     path = _find_project(project)
     try:
-        return Project.open(path, readonly=True)
+        return _warn(Project.open(path, readonly=True))
     except ProjectError as e:
         _fail(str(e))
+
+
+def _warn(p: Project) -> Project:
+    """Say where the project is when that is risky (a network or removable drive)."""
+    for w in p.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    return p
 
 
 def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
@@ -113,6 +120,8 @@ def import_cmd(predictions, project, columns, classes, classes_file, split, trai
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
         error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
+        for w in location_warnings(project or default_project_path(predictions)):
+            click.echo(f"Warning: {w}", err=True)
         summary = import_predictions(
             predictions, project, columns=_parse_columns(columns),
             classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
@@ -367,7 +376,7 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
             p = Project.open(path, readonly=True)
     except ProjectError as e:
         _fail(str(e))
-    with p:
+    with _warn(p):
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
                                 split=split, progress=_progress_printer())
@@ -377,3 +386,32 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
             _fail("export cancelled; the files of any earlier export are as they were")
     for line in result.lines():
         click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--list", "list_only", is_flag=True, help="List the backups, newest first, and restore nothing.")
+@click.argument("backup", required=False)
+def restore(project, list_only, backup):
+    """Put a backup of the project back (the newest, or BACKUP: a name from --list or a path).
+
+    A backup is made each time labeler closes a project it changed; the last 5 are kept in
+    PROJECT.backups/. The current file, damaged or not, is renamed to PROJECT.replaced-TIME, never
+    deleted. Refused while another labeler has the project open for writing."""
+    from .core import backup as backupmod
+
+    path = _find_project(project)
+    if list_only:
+        found = backupmod.list_backups(path)
+        if not found:
+            click.echo(f"no backups of {path} yet (made in {backupmod.backup_dir(path)} when labeler closes it)")
+        for b in found:
+            click.echo(f"{b.path.name}  {b.when}  {b.size / 1e6:.1f} MB")
+        return
+    try:
+        done = backupmod.restore(path, backup)
+    except ProjectError as e:
+        _fail(str(e))
+    click.echo(f"Restored {done.project} from {done.backup}")
+    for m in done.moved_aside:
+        click.echo(f"  the file that was there is kept as {m}")

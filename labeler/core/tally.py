@@ -9,17 +9,28 @@ error has been reviewed (n = N) the share is exact and the interval collapses on
 Projecting from the reviewed errors onto all errors is only sound when they are a random sample: a
 queue ordered by loss, or filtered to one class or confusion cell, is not. Then the tally says so and
 gives counts and shares of the reviewed errors only.
+
+What changes with a decision is small: :class:`ErrorIndex` holds what the examples say (per split, the
+labeled examples and the errors with their predictions), computed once per frame; :class:`LiveTally`
+keeps the decisions and the random sample up to date from the session's changes, so a refresh after
+one decision costs the reviewed errors, not the examples.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
-from .stats import Z95, diagnose, split_counts
+from .stats import Z95, diagnose, examples_for_halfwidth, split_counts
 from .store import BUILTIN_TAGS, Decision, Project
+
+UNTAGGED = "untagged"
+# Tags whose errors no model fix removes: the rough floor on achievable error (with corrected labels).
+FLOOR_TAGS = frozenset({"mislabeled", "ambiguous", "very hard"})
 
 
 def wilson_fpc(k: int, n: int, population: int, z: float = Z95) -> tuple[float, float]:
@@ -33,67 +44,141 @@ def wilson_fpc(k: int, n: int, population: int, z: float = Z95) -> tuple[float, 
     denom = 1 + z * z / n_eff
     centre = (p + z * z / (2 * n_eff)) / denom
     half = z * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at k = 0 or k = n one bound is exactly 0 or 1; rounding must not leave the share outside
+    lo = 0.0 if k <= 0 else max(0.0, min(p, centre - half))
+    hi = 1.0 if k >= n else min(1.0, max(p, centre + half))
+    return (lo, hi)
+
+
+def _categories(d: Decision, error_types: Iterable[str]) -> list[tuple[str, str]]:
+    """(kind, name) of the categories one reviewed example counts in."""
+    out = []
+    if d.is_wrong_label:  # a corrected label, or tagged M
+        out.append(("builtin", "mislabeled"))
+    out += [("builtin", t) for t in BUILTIN_TAGS[1:] if t in d.tags]
+    out += [("error_type", e) for e in error_types if e in d.error_types]
+    return out or [("builtin", UNTAGGED)]
 
 
 def categories_of(d: Decision, error_types: list[str]) -> list[str]:
     """The categories one reviewed example counts in."""
-    out = []
-    if d.label is not None or "mislabeled" in d.tags:
-        out.append("mislabeled")
-    out += [t for t in BUILTIN_TAGS[1:] if t in d.tags]
-    out += [e for e in error_types if e in d.error_types]
-    return out or ["untagged"]
+    return [name for _, name in _categories(d, error_types)]
+
+
+def is_random_queue(queue: Mapping | None) -> bool:
+    """Is a queue (``QueueSpec.to_json()``) a random sample of a split's errors? Only an unfiltered
+    queue in random order is: not one ordered by loss, filtered to a class or a confusion cell, or
+    made of flagged label issues."""
+    q = queue or {}
+    return (q.get("order") == "random" and q.get("label") is None and q.get("pred") is None
+            and q.get("scope", "errors") in ("errors", "all"))
+
+
+def _reviewed(state) -> bool:
+    return bool(state.reviewed) if isinstance(state, Decision) else bool((state or {}).get("reviewed"))
 
 
 def random_sample_ids(project: Project) -> set[str] | None:
-    """Ids whose decisions were all made in an unfiltered, randomly ordered queue; None if no
-    session is recorded."""
+    """Ids picked for review by a random, unfiltered queue: the change that last made the example
+    reviewed was made in such a queue (a later edit from another queue does not un-pick it). None if
+    no change is recorded at all."""
     rows = project.conn.execute(
-        "SELECT e.example_id, s.queue FROM events e LEFT JOIN sessions s ON s.id = e.session_id"
+        "SELECT e.example_id, e.before, e.after, s.queue FROM events e"
+        " LEFT JOIN sessions s ON s.id = e.session_id ORDER BY e.seq"
     ).fetchall()
     if not rows:
         return None
-    bad: set[str] = set()
-    good: set[str] = set()
-    for eid, queue in rows:
-        q = json.loads(queue) if queue else {}
-        ok = q.get("order") == "random" and q.get("label") is None and q.get("pred") is None
-        (good if ok else bad).add(eid)
-    return good - bad
+    picked: dict[str, bool] = {}
+    queues: dict[str | None, bool] = {}
+    for eid, before, after, queue in rows:
+        if not _reviewed(json.loads(before) if before else None) and _reviewed(json.loads(after) if after else None):
+            if queue not in queues:
+                queues[queue] = is_random_queue(json.loads(queue) if queue else None)
+            picked[eid] = queues[queue]
+    return {eid for eid, ok in picked.items() if ok}
+
+
+class SplitErrors:
+    """One split's labeled examples and its errors (id -> predicted label)."""
+
+    __slots__ = ("examples", "pred")
+
+    def __init__(self, examples: int, pred: dict[str, str]):
+        self.examples = examples
+        self.pred = pred
+
+    @property
+    def errors(self) -> int:
+        return len(self.pred)
+
+
+class ErrorIndex:
+    """What the tally and the dashboard need from the examples, computed once per frame: a decision
+    changes none of it."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._split = frame["split"].to_numpy(dtype=object)
+        labeled = frame["label"].notna().to_numpy()
+        self._labeled = labeled
+        self._wrong = frame["wrong"].to_numpy(dtype=bool) & labeled
+        self._by_split: dict[str, SplitErrors] = {}
+        self._split_counts: dict | None = None
+
+    @classmethod
+    def of(cls, source: "pd.DataFrame | ErrorIndex") -> "ErrorIndex":
+        return source if isinstance(source, ErrorIndex) else cls(source)
+
+    def split(self, name: str) -> SplitErrors:
+        if name not in self._by_split:
+            mask = self._split == name
+            wrong = mask & self._wrong
+            ids = self.frame["id"].to_numpy(dtype=object)[wrong]
+            preds = self.frame["pred"].to_numpy(dtype=object)[wrong]
+            self._by_split[name] = SplitErrors(int(np.count_nonzero(mask & self._labeled)), dict(zip(ids, preds)))
+        return self._by_split[name]
+
+    @property
+    def split_counts(self) -> dict[str, dict]:
+        if self._split_counts is None:
+            self._split_counts = split_counts(self.frame)
+        return self._split_counts
 
 
 def tally(
-    frame: pd.DataFrame,
-    decisions: dict[str, Decision],
+    frame: "pd.DataFrame | ErrorIndex",
+    decisions: Mapping[str, Decision],
     error_types: list[str],
     split: str = "dev",
     *,
     random_ids: set[str] | None = None,
 ) -> dict:
-    """The tally of ``labeler tally --format json``. ``random_ids``: the ids reviewed in a random,
-    unfiltered queue (None = treat every review as part of a random sample)."""
-    part = frame[(frame["split"] == split) & frame["label"].notna()]
-    labeled = int(len(part))
-    error_ids = part.loc[part["wrong"].to_numpy(dtype=bool), "id"]
-    errors = int(len(error_ids))
-    reviewed_ids = [i for i in error_ids if i in decisions and decisions[i].reviewed]
+    """The tally of ``labeler tally --format json``. ``frame``: the examples (or their
+    :class:`ErrorIndex`). ``random_ids``: the ids picked for review by a random, unfiltered queue
+    (None = treat every review as part of a random sample).
+
+    Categories are sorted by count (ties in taxonomy order); "untagged" (reviewed errors in no
+    category) comes last."""
+    part = ErrorIndex.of(frame).split(split)
+    labeled, errors = part.examples, part.errors
+    reviewed_ids = [i for i, d in decisions.items() if d.reviewed and i in part.pred]
     n = len(reviewed_ids)
     error_rate = errors / labeled if labeled else 0.0
     exact = n == errors and errors > 0
     random_sample = exact or random_ids is None or all(i in random_ids for i in reviewed_ids)
 
-    counts: dict[str, int] = {name: 0 for name in (*BUILTIN_TAGS, *error_types, "untagged")}
+    keys = [("builtin", t) for t in BUILTIN_TAGS] + [("error_type", e) for e in error_types] + [("builtin", UNTAGGED)]
+    counts = dict.fromkeys(keys, 0)
     for i in reviewed_ids:
-        for c in categories_of(decisions[i], error_types):
-            counts[c] = counts.get(c, 0) + 1
+        for key in _categories(decisions[i], error_types):
+            counts[key] += 1
+    project = bool(random_sample and n)
     cats = []
-    for name, k in counts.items():
-        kind = "builtin" if name in BUILTIN_TAGS or name == "untagged" else "error_type"
+    for (kind, name), k in counts.items():
         share = k / n if n else 0.0
         lo, hi = wilson_fpc(k, n, errors)
         entry = {"name": name, "kind": kind, "count": k, "share": share, "ci95": [lo, hi]}
-        if random_sample:
+        if project:
             entry["projected_errors"] = share * errors
             entry["projected_ci95"] = [lo * errors, hi * errors]
             entry["ceiling"] = share * error_rate
@@ -102,7 +187,7 @@ def tally(
             entry["projected_errors"] = None
             entry["ceiling"] = None
         cats.append(entry)
-    cats.sort(key=lambda c: (c["name"] == "untagged", -c["count"]))
+    cats.sort(key=lambda c: (c["name"] == UNTAGGED and c["kind"] == "builtin", -c["count"]))
     return {
         "split": split,
         "examples": labeled,
@@ -135,10 +220,20 @@ def project_tally(project: Project, frame: pd.DataFrame, split: str = "dev") -> 
     return tally(frame, project.decisions(), project.error_types(), split, random_ids=random_sample_ids(project))
 
 
-def dashboard(frame: pd.DataFrame, decisions: dict[str, Decision], dev_tally: dict) -> dict:
+def _gap_margin(a: dict, b: dict) -> float:
+    """Half-width of the 95% interval of the difference of two error rates (independent samples)."""
+    if not a["examples"] or not b["examples"]:
+        return math.inf
+    p1, p2 = a["error_rate"], b["error_rate"]
+    return Z95 * math.sqrt(p1 * (1 - p1) / a["examples"] + p2 * (1 - p2) / b["examples"])
+
+
+def dashboard(frame: "pd.DataFrame | ErrorIndex", decisions: Mapping[str, Decision], dev_tally: dict) -> dict:
     """Train/dev/test error with intervals and gaps, the diagnosis, and two estimates from the review:
-    the dev error once the labels marked wrong are corrected, and a rough floor on achievable error."""
-    splits = split_counts(frame)
+    the dev error once the labels marked wrong are corrected, and a rough floor on achievable error.
+    ``dev_warning`` says when the dev set is too small for the differences shown (else None)."""
+    index = ErrorIndex.of(frame)
+    splits = index.split_counts
     out: dict = {"splits": splits, "diagnosis": diagnose(splits)}
     rates = {s: d["error_rate"] for s, d in splits.items()}
     out["gaps"] = {
@@ -148,23 +243,82 @@ def dashboard(frame: pd.DataFrame, decisions: dict[str, Decision], dev_tally: di
     t = dev_tally
     n, errors, rate = t["reviewed"], t["errors"], t["error_rate"]
     if n and t["random_sample"]:
-        part = frame[(frame["split"] == t["split"]) & frame["wrong"].to_numpy(dtype=bool)]
-        reviewed = [(i, p) for i, p in zip(part["id"], part["pred"]) if i in decisions and decisions[i].reviewed]
+        part = index.split(t["split"])
+        reviewed = [(i, part.pred[i]) for i, d in decisions.items() if d.reviewed and i in part.pred]
         # An error goes away once the label is corrected to what the model predicted.
         fixed = sum(1 for i, p in reviewed if decisions[i].label == p)
         lo, hi = wilson_fpc(fixed, n, errors)
         share = fixed / n
         out["dev_error_corrected"] = {
             "error_rate": rate * (1 - share), "ci95": [rate * (1 - hi), rate * (1 - lo)],
-            "fixed_share": share,
+            "fixed_share": share, "fixed": fixed, "reviewed": n,
         }
-        hard = sum(
-            1 for i, _ in reviewed
-            if decisions[i].label is not None or decisions[i].tags & {"mislabeled", "ambiguous", "very hard"}
-        )
+        hard = sum(1 for i, _ in reviewed if decisions[i].is_wrong_label or decisions[i].tags & FLOOR_TAGS)
         lo, hi = wilson_fpc(hard, n, errors)
-        out["error_floor"] = {"error_rate": rate * hard / n, "ci95": [rate * lo, rate * hi]}
+        out["error_floor"] = {"error_rate": rate * hard / n, "ci95": [rate * lo, rate * hi],
+                              "share": hard / n, "count": hard, "reviewed": n}
     else:
         out["dev_error_corrected"] = None
         out["error_floor"] = None
+    out["dev_warning"] = _dev_warning(splits, out)
     return out
+
+
+def _dev_warning(splits: dict, dash: dict) -> str | None:
+    """Which of the differences shown the dev set is too small to tell from chance."""
+    dv = splits.get("dev")
+    if not dv or not dv["examples"]:
+        return None
+    lo, hi = dv["ci95"]
+    half = (hi - lo) / 2
+    if half <= 0.005:
+        return None
+    within = []
+    for other, key, what in (("train", "train_to_dev", "train → dev gap"), ("test", "dev_to_test", "dev → test gap")):
+        gap = dash["gaps"].get(key)
+        if gap is not None and abs(gap) < _gap_margin(dv, splits[other]):
+            within.append(f"the {what} ({100 * gap:+.1f} points, ±{100 * _gap_margin(dv, splits[other]):.1f})")
+    corrected = dash.get("dev_error_corrected")
+    if corrected and dv["error_rate"] - corrected["error_rate"] < half:
+        within.append(f"the gain from correcting labels ({100 * (dv['error_rate'] - corrected['error_rate']):.1f} points)")
+    need = examples_for_halfwidth(dv["error_rate"], 0.005)
+    text = (f"Small dev set: {dv['examples']:,} examples pin its error rate to ±{100 * half:.1f} points (95%)")
+    if within:
+        text += "; within chance: " + ", ".join(within)
+    return text + f". About {need:,} examples would give ±0.5 points."
+
+
+class LiveTally:
+    """The tally and the dashboard of one project, kept current from the review session's changes.
+
+    The examples are indexed once (:class:`ErrorIndex`); each change updates one decision and, when it
+    makes an example reviewed, whether that example was picked by a random queue. A refresh then
+    costs the reviewed errors only."""
+
+    def __init__(self, project: Project, frame: pd.DataFrame):
+        self.index = ErrorIndex(frame)
+        self.error_types = project.error_types()
+        self.decisions: dict[str, Decision] = project.decisions()
+        picked = random_sample_ids(project)
+        # no change recorded: whatever is reviewed counts as random, as in project_tally
+        self.random_ids = set(picked) if picked is not None else {i for i, d in self.decisions.items() if d.reviewed}
+
+    def apply(self, example_id: str, before: Decision, after: Decision, queue: Mapping | None) -> None:
+        """One change, made while reviewing ``queue`` (``QueueSpec.to_json()``)."""
+        self.decisions[example_id] = after
+        if not before.reviewed and after.reviewed:
+            if is_random_queue(queue):
+                self.random_ids.add(example_id)
+            else:
+                self.random_ids.discard(example_id)
+
+    def reload(self, project: Project) -> None:
+        """After a change made to the project directly (a renamed error type rewrites decisions)."""
+        self.error_types = project.error_types()
+        self.decisions = project.decisions()
+
+    def tally(self, split: str = "dev") -> dict:
+        return tally(self.index, self.decisions, self.error_types, split, random_ids=self.random_ids)
+
+    def dashboard(self, dev_tally: dict | None = None) -> dict:
+        return dashboard(self.index, self.decisions, dev_tally if dev_tally is not None else self.tally("dev"))

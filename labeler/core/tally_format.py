@@ -16,6 +16,20 @@ def spreadsheet_safe(value):
     return value
 
 
+def _csv_line(row: list) -> str:
+    """One CSV record ending in "\\n". The writer is told the terminator is "\\r\\n" so that it
+    quotes a cell holding a bare "\\r" too (it only quotes the terminator's characters), and a
+    reader does not end the record there."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
+    return buf.getvalue()[:-2] + "\n"
+
+
+def _one_line(value) -> str:
+    """A cell of a text or Markdown table: line breaks would end the row."""
+    return " ".join(str(value).splitlines()) if isinstance(value, str) else str(value)
+
+
 def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.1f}%"
 
@@ -25,7 +39,7 @@ def _rows(t: dict) -> list[list]:
     for c in t["categories"]:
         lo, hi = c["ci95"]
         rows.append([
-            c["name"], c["kind"], c["count"], _pct(c["share"]), f"{_pct(lo)}-{_pct(hi)}",
+            _one_line(c["name"]), c["kind"], c["count"], _pct(c["share"]), f"{_pct(lo)}-{_pct(hi)}",
             "" if c["projected_errors"] is None else f"{c['projected_errors']:.1f}",
             "" if c["ceiling"] is None else f"{100 * c['ceiling']:.2f}",
         ])
@@ -39,15 +53,14 @@ def render(t: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(t, indent=2) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["category", "kind", "count", "share", "ci95_low", "ci95_high", "projected_errors", "ceiling"])
+        lines = [_csv_line(["category", "kind", "count", "share", "ci95_low", "ci95_high", "projected_errors", "ceiling"])]
         for c in t["categories"]:
-            w.writerow([spreadsheet_safe(c["name"]), c["kind"], c["count"], f"{c['share']:.6f}",
-                        f"{c['ci95'][0]:.6f}", f"{c['ci95'][1]:.6f}",
-                        "" if c["projected_errors"] is None else f"{c['projected_errors']:.4f}",
-                        "" if c["ceiling"] is None else f"{c['ceiling']:.6f}"])
-        return buf.getvalue()
+            lines.append(_csv_line([
+                spreadsheet_safe(c["name"]), c["kind"], c["count"], f"{c['share']:.6f}",
+                f"{c['ci95'][0]:.6f}", f"{c['ci95'][1]:.6f}",
+                "" if c["projected_errors"] is None else f"{c['projected_errors']:.4f}",
+                "" if c["ceiling"] is None else f"{c['ceiling']:.6f}"]))
+        return "".join(lines)
     head = (f"{t['split']}: {t['reviewed']} of {t['errors']} errors reviewed;"
             f" error rate {100 * t['error_rate']:.2f}%. {t['note']}")
     rows = _rows(t)

@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,6 +33,7 @@ from .item_view import ItemView
 from .panels import ItemPanel
 
 RECENT_MAX = 10
+CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
 OPEN_FILTER = "Predictions or projects (*.csv *.tsv *.txt *.gz *.parquet *.pq *.jsonl *.ndjson *.db);;All files (*)"
 OPEN_PROBLEMS = (ProjectError, ImportProblem, QueueRefused, OSError)
 
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         self._pace_timer = QTimer(self, interval=5000)
         self._pace_timer.timeout.connect(self._show_progress)
         self._pace_timer.start()
+        self._checkpoint_timer = QTimer(self, singleShot=True, interval=CHECKPOINT_IDLE_MS)
+        self._checkpoint_timer.timeout.connect(self._checkpoint)
         self.resize(1280, 820)
         if self.settings.value("window/geometry") is not None:
             self.restoreGeometry(self.settings.value("window/geometry"))
@@ -115,6 +118,22 @@ class MainWindow(QMainWindow):
             self._refresh(self._dirty)
         if "decision" in self._dirty:
             self.saved_label.setText(f"✓ saved {time.strftime('%H:%M:%S')}")
+            self._checkpoint_timer.start()
+
+    def _checkpoint(self) -> None:
+        """When the reviewer pauses: the WAL into the project file, on a worker thread (a checkpoint
+        inside a decision's commit would stall that key press)."""
+        if self.session is not None and not self.session.project.readonly:
+            QThreadPool.globalInstance().start(self.session.project.checkpoint)
+
+    def _show_location_warnings(self, project: Project) -> None:
+        """A project on a network or removable drive (BAD_INPUTS row 29): say so, without blocking."""
+        if project.warnings:
+            self.statusBar().showMessage(" ".join(project.warnings), 30000)
+            box = QMessageBox(QMessageBox.Icon.Warning, "labeler: risky place for a project",
+                              "\n\n".join(project.warnings), parent=self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
 
     def _on_event(self, event: SessionEvent) -> None:
         if event.kind == "decision" and event.change is not None and event.example_id in self._queue_ids:
@@ -232,9 +251,11 @@ class MainWindow(QMainWindow):
         self._add_recent(project.path)
         self._refresh({"queue"})
         self.saved_label.setText("")
+        self._show_location_warnings(project)
         self.session_changed.emit()
 
     def close_project(self) -> None:
+        self._checkpoint_timer.stop()  # closing checkpoints anyway
         if self.session is not None:
             session, self.session = self.session, None
             self.item_view.set_session(None)

@@ -1,0 +1,184 @@
+"""Rotating backups of a project, and putting one back (BAD_INPUTS row 30).
+
+A clean close of a writer that changed something copies the project, through SQLite's backup API
+(never a plain copy of a live file, which can catch it half-written), into
+``<project>.backups/<UTC time>.labeler.db``; the last :data:`KEEP` are kept. :func:`restore` puts
+one back after moving the current file (and its WAL) aside: it never deletes a project file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .store import Project, ProjectError, _acquire_lock, _release_lock
+
+KEEP = 5
+SUFFIX = ".labeler.db"
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    when: str  # UTC, readable: 2025-01-31 12:34:56
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
+class Restored:
+    project: Path
+    backup: Path
+    moved_aside: list[Path]  # the files that were in the way, renamed, never deleted
+
+
+def backup_dir(project_path: str | os.PathLike) -> Path:
+    p = Path(project_path)
+    return p.with_name(p.name + ".backups")
+
+
+def _when(name: str) -> str | None:
+    try:
+        t = datetime.strptime(name[: -len(SUFFIX)], _STAMP)
+    except ValueError:
+        return None
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def list_backups(project_path: str | os.PathLike) -> list[Backup]:
+    """The backups of a project, newest first."""
+    folder = backup_dir(project_path)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    out = [Backup(folder / n, w) for n in names if n.endswith(SUFFIX) and (w := _when(n)) is not None]
+    return sorted(out, key=lambda b: b.path.name, reverse=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # (some filesystems refuse fsync on a folder)
+    finally:
+        os.close(fd)
+
+
+def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
+    """A consistent copy of ``src``'s database in ``dst_path`` (a new file), synced to disk."""
+    dst = sqlite3.connect(str(dst_path))
+    try:
+        src.backup(dst)
+        # The copy is a project file on its own: one file, no WAL beside it.
+        dst.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dst.close()
+    _fsync(dst_path)
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
+
+
+def make_backup(project: Project, *, keep: int = KEEP) -> Path:
+    """Back ``project`` (open) up into its backups folder; drop all but the newest ``keep``."""
+    folder = backup_dir(project.path)
+    folder.mkdir(exist_ok=True)
+    name = datetime.now(timezone.utc).strftime(_STAMP) + SUFFIX
+    final, tmp = folder / name, folder / (name + ".tmp")
+    try:
+        _copy_database(project.conn, tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _fsync(folder)
+    for old in list_backups(project.path)[keep:]:
+        _remove(old.path)
+    for stale in folder.glob("*.tmp"):  # left by a backup that was killed
+        if stale != tmp:
+            _remove(stale)
+    return final
+
+
+def _check_backup(path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            ok = f.read(16) == b"SQLite format 3\x00"
+        if ok:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                ok = [r[0] for r in conn.execute("PRAGMA quick_check(1)")] == ["ok"]
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                ok = ok and {"columnar", "decisions", "events", "meta"} <= tables
+            finally:
+                conn.close()
+    except (OSError, sqlite3.Error):
+        ok = False
+    if not ok:
+        raise ProjectError(f"{path} is not a sound labeler project; choose another backup (labeler restore --list)")
+
+
+def find_backup(project_path: str | os.PathLike, which: str | os.PathLike | None) -> Path:
+    """``which``: None (the newest), a backup's file name in the backups folder, or any path."""
+    if which is None:
+        found = list_backups(project_path)
+        if not found:
+            raise ProjectError(f"no backups of {project_path} (they are made in {backup_dir(project_path)})")
+        return found[0].path
+    p = Path(which)
+    if p.exists():
+        return p
+    in_folder = backup_dir(project_path) / p.name
+    if in_folder.exists():
+        return in_folder
+    raise ProjectError(f"no backup {which} (see labeler restore --list)")
+
+
+def restore(project_path: str | os.PathLike, which: str | os.PathLike | None = None) -> Restored:
+    """Make the project at ``project_path`` a copy of a backup (the newest by default).
+
+    The current file, damaged or not, and its WAL are renamed to ``<project>.replaced-<time>``
+    first. Refused while another labeler writes to the project."""
+    project_path = Path(project_path)
+    source = find_backup(project_path, which)
+    _check_backup(source)
+    lock = _acquire_lock(project_path)
+    try:
+        stamp = datetime.now(timezone.utc).strftime(_STAMP)
+        aside = project_path.with_name(f"{project_path.name}.replaced-{stamp}")
+        tmp = project_path.with_name(f".{project_path.name}.restoring")
+        _remove(tmp)
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            _copy_database(src, tmp)
+        except BaseException:
+            _remove(tmp)
+            raise
+        finally:
+            src.close()
+        moved = []
+        # The WAL and index go with their file: a stale WAL beside the restored file would be
+        # read into it.
+        for suffix in ("", "-wal", "-shm"):
+            current = Path(f"{project_path}{suffix}")
+            if current.exists():
+                target = Path(f"{aside}{suffix}")
+                os.replace(current, target)
+                moved.append(target)
+        os.replace(tmp, project_path)
+        _fsync(project_path.parent)
+    finally:
+        _release_lock(lock)
+    return Restored(project_path, source, moved)

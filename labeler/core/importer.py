@@ -7,6 +7,7 @@ Values that identify things (ids, labels, paths) are read as exact strings: ``00
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -43,6 +44,16 @@ Progress = Callable[[str, float], None]
 
 class ImportProblem(ValueError):
     """The predictions file cannot be imported; the message says where and why."""
+
+
+class MissingColumns(ImportProblem):
+    """Some roles have no column: the window asks for them, the CLI names them."""
+
+    def __init__(self, missing: list[str], found: list[str], detected: dict[str, str], message: str):
+        super().__init__(message)
+        self.missing = missing  # e.g. ["label", "path or text"]
+        self.found = found  # every column of the file
+        self.detected = detected  # role -> column, for the roles that were found
 
 
 class ImportCancelled(Exception):
@@ -126,6 +137,44 @@ def _fmt_kind(path: Path) -> str:
 
 def _open_text_bytes(path: Path):
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def preview(path: str | os.PathLike, rows: int = 20) -> tuple[list[str], list[list[str]]]:
+    """The header and the first ``rows`` rows as text, for a column-mapping dialog."""
+    path = Path(path)
+    kind = _fmt_kind(path)
+    if kind == "parquet":
+        t = pq.ParquetFile(path).read_row_group(0).slice(0, rows) if pq.ParquetFile(path).num_row_groups else None
+        if t is None:
+            return [], []
+        cols = t.column_names
+        return cols, [["" if v is None else str(v) for v in r.values()] for r in t.to_pylist()]
+    if kind == "jsonl":
+        out: list[dict] = []
+        with _open_text_bytes(path) as f:
+            for raw in f:
+                if raw.strip():
+                    try:
+                        obj = json.loads(raw)
+                    except json.JSONDecodeError:
+                        break
+                    if isinstance(obj, dict):
+                        out.append(obj)
+                if len(out) >= rows:
+                    break
+        cols = list(dict.fromkeys(k for o in out for k in o))
+        return cols, [["" if o.get(c) is None else str(o.get(c)) for c in cols] for o in out]
+    header, delim = _read_header(path, kind)
+    with _open_text_bytes(path) as f:
+        text = f.read(1 << 20).decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    next(reader, None)
+    body = []
+    for r in reader:
+        body.append(r)
+        if len(body) >= rows:
+            break
+    return header, body
 
 
 def read_table(path: str | os.PathLike, *, float_columns: Callable[[list[str]], set[str]] | None = None) -> Table:
@@ -530,7 +579,8 @@ def build_examples(
     if "pred" not in roles and probs is None:
         missing.append("pred or probabilities (pred, prediction, y_pred, ... or p_<class> columns)")
     if missing:
-        raise ImportProblem(
+        raise MissingColumns(
+            [m.split(" (")[0] for m in missing], list(table.columns), dict(roles),
             f"{path}: cannot find the columns for: " + "; ".join(missing)
             + f". Columns found: {', '.join(table.columns)}. Name them with --column ROLE=NAME."
         )
@@ -772,6 +822,11 @@ def import_predictions(
             raise ImportCancelled()
 
     report("reading", 0.0)
+    if columns is None and project_path.exists():
+        # a re-import uses the column names the user gave the first time
+        with contextlib.suppress(ProjectError):
+            with Project.open(project_path, readonly=True) as old:
+                columns = old.meta("columns")
     overrides = dict(columns or {})
 
     def float_cols(header: list[str]) -> set[str]:
@@ -800,7 +855,7 @@ def import_predictions(
     ex = build_examples(table, cmap, classes=classes, split=split)
     check_cancel()
     report("writing", 0.55)
-    return _write(project_path, source, ex, train_file, report, check_cancel)
+    return _write(project_path, source, ex, train_file, report, check_cancel, overrides)
 
 
 def examples_table(ex: Examples) -> pa.Table:
@@ -835,7 +890,7 @@ def _fixed_lists(m: np.ndarray, type_: pa.DataType) -> pa.Array:
 MAX_STORED_PROBS = 256 * 2**20
 
 
-def _write(project_path, source, ex: Examples, train_file, report, check_cancel) -> ImportSummary:
+def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
     n = len(ex.ids)
     new_file = not project_path.exists()
     target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
@@ -883,6 +938,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel)
             project.set_meta("source", str(source), conn=c)
             project.set_meta("base_dir", str(source.parent), conn=c)
             project.set_meta("has_probs", ex.probs is not None, conn=c)
+            project.set_meta("columns", columns or {}, conn=c)
             if train_file is not None:
                 project.set_meta("train_file", str(Path(train_file).resolve()), conn=c)
             elif "train" in summary.splits and project.meta("train_file") is None:

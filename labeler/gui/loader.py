@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
-from labeler.core.importer import ImportCancelled, ImportSummary, import_predictions
+from labeler.core.importer import ImportCancelled, ImportSummary, MissingColumns, import_predictions
 from labeler.core.store import SQLITE_MAGIC, Project, default_project_path
 
 PROJECT_SUFFIX = ".labeler.db"
@@ -38,7 +38,8 @@ class _Signals(QObject):
 
 
 def import_with_progress(
-    parent: QWidget | None, source: str | Path, project_path: str | Path | None = None
+    parent: QWidget | None, source: str | Path, project_path: str | Path | None = None,
+    columns: dict[str, str] | None = None,
 ) -> ImportSummary:
     """Import ``source`` on a worker thread while a progress dialog shows the stage; raises what the
     import raised (ImportProblem, ProjectError, ImportCancelled)."""
@@ -68,7 +69,8 @@ def import_with_progress(
     def work() -> None:
         try:
             summary = import_predictions(
-                source, project_path, progress=lambda st, fr: signals.progress.emit(st, fr), cancel=cancel
+                source, project_path, columns=columns,
+                progress=lambda st, fr: signals.progress.emit(st, fr), cancel=cancel,
             )
         except BaseException as e:  # handed to the GUI thread, which raises it there
             signals.finished.emit(None, e)
@@ -98,7 +100,19 @@ def open_source(
     Re-importing the predictions file of an existing project updates it and keeps its reviews."""
     summary = None
     if source is not None and not is_project_file(source):
-        summary = import_with_progress(parent, source, project or default_project_path(source))
+        columns = None
+        while True:
+            try:
+                summary = import_with_progress(parent, source, project or default_project_path(source), columns)
+                break
+            except MissingColumns as problem:
+                # the columns did not map by themselves: ask, with a preview of the first rows
+                from .column_dialog import ColumnMappingDialog
+
+                dialog = ColumnMappingDialog(parent, source, problem)
+                if dialog.exec() != ColumnMappingDialog.DialogCode.Accepted:
+                    raise ImportCancelled() from None
+                columns = dialog.overrides()
         project_path = summary.project
     else:
         project_path = Path(source if source is not None else project)

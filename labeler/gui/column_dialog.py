@@ -1,0 +1,78 @@
+"""The column-mapping dialog: shown only when a predictions file's columns do not map by themselves.
+
+It previews the first rows and offers one chooser per role, filled in with what was found; the
+result is the ``--column ROLE=NAME`` overrides of the import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labeler.core.columns import ROLE_DESCRIPTIONS
+from labeler.core.importer import MissingColumns, preview
+
+NONE = "(none)"
+ROLES = ("id", "path", "text", "label", "pred", "confidence", "split", "probs")
+
+
+class ColumnMappingDialog(QDialog):
+    def __init__(self, parent: QWidget | None, source: str | Path, problem: MissingColumns):
+        super().__init__(parent)
+        self.setWindowTitle("labeler: which column is which?")
+        self.resize(900, 560)
+        layout = QVBoxLayout(self)
+        msg = QLabel(
+            f"<b>{Path(source).name}</b>: labeler could not find a column for "
+            + ", ".join(f"<b>{m}</b>" for m in problem.missing)
+            + ". Choose them below (the first rows of the file are shown)."
+        )
+        msg.setWordWrap(True)
+        layout.addWidget(msg)
+
+        columns, rows = preview(source)
+        table = QTableWidget(len(rows), len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        for r, values in enumerate(rows):
+            for c, v in enumerate(values[: len(columns)]):
+                table.setItem(r, c, QTableWidgetItem(v))
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.resizeColumnsToContents()
+        layout.addWidget(table, 1)
+        self.preview_table = table
+
+        form = QFormLayout()
+        self.choosers: dict[str, QComboBox] = {}
+        for role in ROLES:
+            box = QComboBox()
+            box.addItems([NONE, *problem.found])
+            if role in problem.detected:
+                box.setCurrentText(problem.detected[role])
+            self.choosers[role] = box
+            form.addRow(f"{role} ({ROLE_DESCRIPTIONS[role]})", box)
+        row = QHBoxLayout()
+        row.addLayout(form)
+        row.addStretch(1)
+        layout.addLayout(row)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def overrides(self) -> dict[str, str]:
+        """role -> column for every role given a column."""
+        return {role: box.currentText() for role, box in self.choosers.items() if box.currentText() != NONE}

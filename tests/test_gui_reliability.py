@@ -376,3 +376,60 @@ def test_row31_window_says_not_saved_when_a_decision_cannot_be_written(qtbot, tm
     assert win.saved_label.text().startswith("✓ saved")
     assert '"mislabeled"' in on_disk(digits_project)[s.current_id][0]
     win.close()
+
+
+def test_row26_a_slow_decode_never_holds_up_the_keys(qtbot, tmp_path, monkeypatch):
+    """Row 26: while the current item's image is still decoding (held back here until the test lets
+    it go), the window paints, timers fire, and keys are handled and saved at once."""
+    from labeler.gui import prefetch as prefetch_module
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    names = [f"im{i}.png" for i in range(4)]
+    for i, n in enumerate(names):
+        photo(400, 300, i).save(folder / n)
+    src = tmp_path / "preds.csv"
+    src.write_text("id,path,label,pred\n" + "".join(f"{n},images/{n},good,bad\n" for n in names), encoding="utf-8")
+    db = tmp_path / "slow.labeler.db"
+    import_predictions(src, db)
+    gate = threading.Event()
+    real = prefetch_module.decode
+
+    def slow(path, max_size=None):
+        if Path(path).name == "im1.png":
+            gate.wait(timeout=20)  # a decode that takes as long as the test wants
+        return real(path, max_size)
+
+    monkeypatch.setattr(prefetch_module, "decode", slow)
+    win = make_window(qtbot, tmp_path)
+    win.set_project(Project.open(db), QueueSpec(order="file"))
+    show(qtbot, win)
+    s, view = win.session, win.item_view.image_view
+    beats: list[float] = []
+    heartbeat = QTimer(interval=10)
+    heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
+    heartbeat.start()
+    try:
+        qtbot.waitUntil(lambda: win.item_view._shown_id == "im0.png")
+        key(qtbot, win, Qt.Key.Key_Right)  # onto im1, whose decode hangs
+        assert s.current_id == "im1.png"
+        qtbot.wait(200)
+        assert win.item_view._shown_id != "im1.png"  # still decoding ...
+        t0 = time.monotonic()
+        key(qtbot, win, Qt.Key.Key_M)  # ... and the keys work
+        key(qtbot, win, Qt.Key.Key_1)
+        key(qtbot, win, Qt.Key.Key_Right)
+        assert time.monotonic() - t0 < 0.5
+        assert s.current_id == "im2.png"
+        qtbot.wait(200)  # (with one decoder thread, as on 2 cores, im2 waits for im1's decode)
+        gate.set()
+        qtbot.waitUntil(lambda: win.item_view._shown_id == "im2.png" and view.image() is not None)
+        key(qtbot, win, Qt.Key.Key_Left)
+        qtbot.waitUntil(lambda: win.item_view._shown_id == "im1.png" and view.image() is not None)
+    finally:
+        gate.set()
+        heartbeat.stop()
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    assert max(gaps) < 0.25, f"the event loop stalled for {max(gaps):.2f} s"
+    assert '"mislabeled"' in on_disk(db)["im1.png"][0]
+    win.close()

@@ -34,7 +34,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)
 CELL = st.one_of(st.sampled_from(TRICKY), TEXT)
 NUMBER = st.one_of(st.integers(-10**6, 10**6), st.sampled_from([0.5, 1.0, -2.25, 1e-3, 123456.0]))
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -752,8 +752,11 @@ def _describe_holder(holder: str) -> str:
     what = ""
     if not where and pid.isdigit():
         with contextlib.suppress(OSError):
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            what = ", " + " ".join(Path(a.decode(errors="replace")).name for a in argv[:3] if a)[:80]
+            argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            # "python -m labeler review", "labeler review": the program and its command, not a script's text
+            words = [Path(a).name if "/" in a and "\n" not in a else a for a in argv[:4]]
+            words = [w for w in words if w and "\n" not in w and len(w) < 40]
+            what = (", " + " ".join(words)) if words else ""
     return f" (process {pid}{where}{what})"
 
 

@@ -357,7 +357,7 @@ def test_run_shows_a_bad_predictions_file_as_a_dialog(qtbot, tmp_path, monkeypat
     shown = []
     monkeypatch.setattr(appmod.QMessageBox, "critical", lambda parent, title, text: shown.append(text))
     bad = tmp_path / "preds.csv"
-    bad.write_text("id,path,label\n1,a.png,cat\n1,b.png,dog\n")
+    bad.write_text("id,path,label,pred\n1,a.png,cat,cat\n1,b.png,dog,cat\n")  # duplicate ids (row 5)
     assert appmod.run(source=str(bad)) == appmod.EXIT_PROBLEM
     assert shown and str(bad) in shown[0]
     assert not (tmp_path / "preds.labeler.db").exists()

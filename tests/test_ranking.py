@@ -102,8 +102,11 @@ def test_flags_and_ranking_at_least_as_good_as_cleanlab_directly(digits_project,
     assert ours["precision"] > 0.5 and ours["recall"] > 0.5 and ours[f"precision@{TOP}"] > 0.7, ours
 
 
-def test_in_sample_check_is_quiet_on_the_sample_data(direct):
+def test_in_sample_check_is_quiet_on_the_sample_data(direct, digits_project):
     assert ranking.in_sample_warning(direct["labels"], direct["probs"]) is None
+    with Project.open(digits_project) as p:
+        ranking.rank(p, framemod.load(p), "train")
+        assert ranking.stored_warnings(p, framemod.load(p), "train") == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,6 +197,7 @@ def test_without_probabilities_ranks_by_confidence_loss_and_says_it_is_weaker(tm
     assert {it["id"]: it["suggested"] for it in items} == {i: pr for i, _, pr, _ in rows}
     with Project.open(db, readonly=True) as p:
         assert p.meta("ranking") == {"train": "confidence"}
+        assert "weaker ranking" in " ".join(ranking.stored_warnings(p, framemod.load(p), "train"))
     # queue --order quality says the same before anything is stored
     db2 = tmp_path / "q.labeler.db"
     import_predictions(src, db2)
@@ -216,6 +220,8 @@ def test_in_sample_probabilities_are_warned_about(tmp_path):
     r = run("rank", "-p", db, "--json")
     assert "look in-sample" in r.stderr and "out-of-sample" in r.stderr and "100.0%" in r.stderr
     assert len(json.loads(r.stdout)) == n
+    with Project.open(db, readonly=True) as p:  # the same warning later, from the stored scores alone
+        assert "in-sample" in " ".join(ranking.stored_warnings(p, framemod.load(p), "train"))
     assert "in-sample" in ranking.in_sample_warning(labels, probs)
     # a few disagreements and less confidence: no warning
     soft = probs.copy()

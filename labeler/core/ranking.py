@@ -108,6 +108,10 @@ def in_sample_warning(labels: np.ndarray, probs: np.ndarray, top: np.ndarray | N
     top = probs.argmax(axis=1) if top is None else top
     acc = float((top == labels).mean())
     conf = float(np.median(np.take_along_axis(probs, top[:, None], axis=1)))
+    return _in_sample_text(acc, conf)
+
+
+def _in_sample_text(acc: float, conf: float) -> str | None:
     if acc >= 0.99 and conf >= 0.97:
         return (
             f"the probabilities look in-sample (accuracy {acc:.1%} on the given labels, median confidence"
@@ -115,6 +119,30 @@ def in_sample_warning(labels: np.ndarray, probs: np.ndarray, top: np.ndarray | N
             " for the training set; otherwise few label issues can be found"
         )
     return None
+
+
+def weaker_text(project, loss: np.ndarray) -> str:
+    why = ("the class probabilities were not kept at import (too many classes)" if project.meta("has_probs")
+           else "no class probabilities in the predictions file")
+    how = ("ranked by the loss estimated from the prediction's confidence" if not np.isnan(loss).all()
+           else "no confidence either: the misclassified examples come first, in file order")
+    return f"{why}: {how}, a weaker ranking than cleanlab's; every misclassified example counts as flagged"
+
+
+def stored_warnings(project, frame: pd.DataFrame, split: str) -> list[str]:
+    """The warnings :func:`compute` gave for the scores stored for ``split``, from the frame alone (no
+    probabilities read): the weaker fallback, or in-sample-looking predictions (accuracy and median
+    confidence of the prediction, which is the most likely class unless the file said otherwise)."""
+    rows = _labeled_rows(frame, split)
+    if len(rows) == 0:
+        return []
+    loss = frame["loss"].to_numpy(dtype=np.float64)[rows]
+    if project.meta("ranking", {}).get(split) == CONFIDENCE:
+        return [weaker_text(project, loss)]
+    acc = 1.0 - float(frame["wrong"].to_numpy(dtype=bool)[rows].mean())
+    conf = frame["confidence"].to_numpy(dtype=np.float64)[rows]
+    text = None if np.isnan(conf).all() else _in_sample_text(acc, float(np.nanmedian(conf)))
+    return [text] if text else []
 
 
 def _labeled_rows(frame: pd.DataFrame, split: str) -> np.ndarray:
@@ -184,12 +212,7 @@ def compute(project, frame: pd.DataFrame, split: str = "train", *, progress: Pro
         flagged = wrong
         suggested = frame["pred"].to_numpy()[rows]
         method = CONFIDENCE
-        why = ("the class probabilities were not kept at import (too many classes)" if project.meta("has_probs")
-               else "no class probabilities in the predictions file")
-        how = ("ranked by the loss estimated from the prediction's confidence" if not np.isnan(loss).all()
-               else "no confidence either: the misclassified examples come first, in file order")
-        notes.append(f"{why}: {how}, a weaker ranking than cleanlab's; every misclassified example counts"
-                     " as flagged")
+        notes.append(weaker_text(project, loss))
     check_cancel()
     report("scored", 0.9)
     return Scores(split, rows, np.asarray(quality, dtype=np.float64), np.asarray(flagged, dtype=bool),
@@ -280,12 +303,14 @@ def flagged_ids(frame: pd.DataFrame, split: str) -> list[str]:
     return frame["id"].to_numpy()[mask].tolist()
 
 
-def flag_stats(frame: pd.DataFrame, decisions: Mapping, split: str = "train") -> FlagStats:
-    """:class:`FlagStats` of ``split`` from the decisions (example id -> Decision)."""
+def flag_stats(frame: pd.DataFrame, decisions: Mapping | Callable, split: str = "train") -> FlagStats:
+    """:class:`FlagStats` of ``split`` from the decisions: example id -> Decision, as a mapping or a
+    function (e.g. ``ReviewSession.decision``)."""
+    decision_of = decisions.get if isinstance(decisions, Mapping) else decisions
     ids = flagged_ids(frame, split)
     reviewed = wrong = 0
     for eid in ids:
-        d = decisions.get(eid)
+        d = decision_of(eid)
         if d is not None and d.reviewed:
             reviewed += 1
             wrong += int(d.is_wrong_label)

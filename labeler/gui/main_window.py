@@ -31,6 +31,7 @@ from .help_overlay import HelpOverlay
 from .image_view import ImageView
 from .item_view import ItemView
 from .panels import ItemPanel
+from . import export_dialog, modes
 
 RECENT_MAX = 10
 CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self._pace_timer.start()
         self._checkpoint_timer = QTimer(self, singleShot=True, interval=CHECKPOINT_IDLE_MS)
         self._checkpoint_timer.timeout.connect(self._checkpoint)
+        self.modes = modes.install(self)  # the review-mode toolbar (dev errors, training label issues, ...)
         self.resize(1280, 820)
         if self.settings.value("window/geometry") is not None:
             self.restoreGeometry(self.settings.value("window/geometry"))
@@ -337,8 +339,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.recent_menu.setEnabled(bool(self._recent()))
-        export = file.addAction("&Export…")
-        export.setEnabled(False)  # comes with the export issue
+        self.exporter = export_dialog.install(self, file.addAction("&Export…"))
         file.addSeparator()
         self._menu_action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

@@ -11,7 +11,7 @@ import click
 
 from .core import frame as framemod
 from .core import queue as queuemod
-from .core import stats
+from .core import files, stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
 from .core.store import Project, ProjectError, clean_error_types, default_project_path, location_warnings
@@ -148,6 +148,7 @@ def summary(project, as_json):
         result = stats.summary(frame, p.classes)
         decisions = p.decisions()
         dash = tallymod.dashboard(frame, decisions, tallymod.project_tally(p, frame, "dev")) if "dev" in result["splits"] else {}
+        result["missing_files"] = files.missing_files(p.base_dir, p.examples_table().column("path")).true_count
     result["dev_error_corrected"] = dash.get("dev_error_corrected")
     result["error_floor"] = dash.get("error_floor")
     if as_json:
@@ -158,6 +159,8 @@ def summary(project, as_json):
         lo, hi = d["ci95"]
         click.echo(f"{s:<6} {d['examples']:>9} {d['errors']:>7} {100 * d['error_rate']:>10.2f}%  "
                    f"{100 * lo:.2f}%-{100 * hi:.2f}%")
+    if result["missing_files"]:
+        click.echo(f"{result['missing_files']} example files do not exist (they show a placeholder in review)")
     for key, what in (("dev_error_corrected", "dev error once the labels marked wrong are corrected"),
                       ("error_floor", "rough floor (errors tagged mislabeled, ambiguous or very hard)")):
         if result[key]:

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import columns as colmod
-from . import columnar
+from . import columnar, files
 from .store import Project, ProjectError, default_project_path, now_iso
 
 TOPK = 5
@@ -93,6 +93,8 @@ class ImportSummary:
     removed: list[str] = field(default_factory=list)
     removed_with_reviews: int = 0
     warnings: list[str] = field(default_factory=list)
+    missing_files: int | None = None  # None: not checked (a very large file)
+    missing_examples: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -110,6 +112,12 @@ class ImportSummary:
                 f"  {len(self.removed)} examples of the previous import are gone ({shown});"
                 f" {self.removed_with_reviews} of them had reviews, which are kept"
             )
+        if self.missing_files:
+            shown = ", ".join(self.missing_examples[:3])
+            out.append(f"  {self.missing_files} example files do not exist (e.g. {shown}): they show a"
+                       " placeholder and can still be reviewed")
+        elif self.missing_files is None:
+            out.append(f"  example files not checked at import ({self.rows} rows): `labeler summary` counts missing ones")
         out += [f"  warning: {w}" for w in self.warnings]
         return out
 
@@ -885,6 +893,9 @@ def _fixed_lists(m: np.ndarray, type_: pa.DataType) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, m.shape[1])
 
 
+# Larger files are not checked for missing example files at import (about 1 s per million paths).
+CHECK_FILES_UP_TO = 200_000
+
 # Above this size the full probability matrix is not kept (top-k and p(given) are): 1,000 classes
 # must not make a project of gigabytes. Ranking then needs the predictions file again.
 MAX_STORED_PROBS = 256 * 2**20
@@ -904,6 +915,13 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
         splits={s: c for s, c in zip(SPLITS, np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()) if c},
         classes=ex.classes, unlabeled=ex.unlabeled, warnings=list(ex.warnings),
     )
+    if ex.path is None:
+        summary.missing_files = 0
+    elif n <= CHECK_FILES_UP_TO:
+        missing = files.missing_files(source.parent, ex.path)
+        summary.missing_files = missing.true_count
+        if summary.missing_files:
+            summary.missing_examples = ex.path.filter(missing).slice(0, 3).to_pylist()
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
     if ex.probs is not None and not keep_probs:
         summary.warnings.append(

@@ -1,0 +1,34 @@
+"""Which example files exist: one directory listing per folder instead of one stat per file, so a
+million paths are checked in well under a second."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def missing_files(base_dir: str | os.PathLike, paths: pa.Array) -> pa.Array:
+    """A boolean array: True where ``paths[i]`` (relative to ``base_dir`` unless absolute) names no
+    file. Null paths (text examples) count as present."""
+    if isinstance(paths, pa.ChunkedArray):
+        paths = paths.combine_chunks()
+    if len(paths) == 0:
+        return pa.array([], pa.bool_())
+    parts = pc.extract_regex(paths, r"^(?P<dir>(?:.*/)?)(?P<name>[^/]*)$")
+    dirs, names = parts.field("dir"), parts.field("name")
+    base = Path(base_dir)
+    listed: list[str] = []
+    for d in pc.unique(dirs).to_pylist():
+        if d is None:
+            continue
+        folder = base / d if d else base
+        try:
+            with os.scandir(folder) as it:
+                listed += [d + e.name for e in it if not e.is_dir()]
+        except OSError:
+            pass  # a missing or unreadable folder: none of its files are there
+    present = pc.is_in(pc.binary_join_element_wise(dirs, names, ""), value_set=pa.array(listed, pa.string()))
+    return pc.and_(pc.invert(present), pc.is_valid(paths))

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from conftest import BIG_ROWS, content_snapshot, file_digest, project_files, snapshot
 from labeler.cli import main
 from labeler.core.importer import ImportCancelled, ImportProblem, import_predictions
-from labeler.core.store import Decision, Project
+from labeler.core.store import Decision, Project, ProjectError
 
 HEAD = "id,path,label,pred\n"
 
@@ -726,3 +726,29 @@ def test_row19_cancel_before_start_and_full_progress(tmp_path):
     seen = []
     import_predictions(src, tmp_path / "p.labeler.db", progress=lambda s, f: seen.append(f), cancel=threading.Event())
     assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] == 1.0
+
+
+def test_row28_two_first_imports_at_once_do_not_replace_each_other(tmp_path):
+    """While one first import builds a new project, a second one into the same project is refused
+    (it holds the final name's lock); nothing it does replaces the first one's project."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "p.csv"
+    src.write_text("id,path,label,pred\n1,a.png,cat,cat\n2,b.png,dog,cat\n")
+    db = tmp_path / "p.labeler.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from labeler.core import store; from pathlib import Path;"
+         " fd = store._acquire_lock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(30)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ProjectError, match="another labeler"):
+            import_predictions(src, db)
+        assert not db.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert import_predictions(src, db).rows == 2  # once the other one is gone, it works

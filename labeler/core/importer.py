@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from . import columns as colmod
 from . import columnar, files
+from . import store as store_mod
 from .store import Project, ProjectError, default_project_path, now_iso
 
 TOPK = 5
@@ -904,11 +905,25 @@ MAX_STORED_PROBS = 256 * 2**20
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
     n = len(ex.ids)
     new_file = not project_path.exists()
+    final_lock = None
+    if new_file:
+        # Hold the final name's lock while building, so two first imports cannot both rename a new
+        # project into place (the second would replace one the first already writes to).
+        final_lock = store_mod._acquire_lock(project_path)
+        if project_path.exists():  # another import finished first: update its project instead
+            store_mod._release_lock(final_lock)
+            final_lock, new_file = None, False
     target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
     if new_file:
         _clear_stale_imports(project_path)
         _remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
-    project = Project.create(target, scratch=True) if new_file else Project.open(project_path)
+    try:
+        project = Project.create(target, scratch=True) if new_file else Project.open(project_path)
+    except BaseException:
+        if final_lock is not None:
+            store_mod._release_lock(final_lock)
+            store_mod._lock_path(project_path).unlink(missing_ok=True)
+        raise
     table = examples_table(ex)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
@@ -979,6 +994,11 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
     finally:
         if new_file:
             target.with_name(target.name + ".lock").unlink(missing_ok=True)
+        if final_lock is not None:
+            # leave nothing behind: a later writer (and a refused one, which re-checks that the
+            # project exists once it has the lock) makes its own lock file
+            store_mod._release_lock(final_lock)
+            store_mod._lock_path(project_path).unlink(missing_ok=True)
     report("done", 1.0)
     return summary
 

@@ -7,6 +7,7 @@ panels) are told about every change and every move.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ import pandas as pd
 
 from . import frame as framemod
 from .queue import QueueSpec, build
-from .store import BUILTIN_TAGS, Decision, Project
+from .store import BUILTIN_TAGS, Decision, Project, ProjectError
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,9 @@ class ReviewSession:
         return recent, total
 
     def close(self) -> None:
+        """End the session. Its bookkeeping (end time, item count) is not a decision: failing to
+        write it (a full disk) must not keep the project from closing."""
         if self.session_id is not None:
-            self.project.end_session(self.session_id, self.items_done)
-            self.session_id = None
+            session_id, self.session_id = self.session_id, None
+            with contextlib.suppress(ProjectError):
+                self.project.end_session(session_id, self.items_done)

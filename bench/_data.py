@@ -23,9 +23,8 @@ def predictions_frame(rows: int, classes: int = 10, seed: int = 0) -> pd.DataFra
         "label": [f"class_{c}" for c in labels],
         "pred": [f"class_{c}" for c in probs.argmax(axis=1)],
     })
-    for k in range(classes):
-        df[f"p_class_{k}"] = probs[:, k]
-    return df
+    probs_df = pd.DataFrame(probs, columns=[f"p_class_{k}" for k in range(classes)])
+    return pd.concat([df, probs_df], axis=1)
 
 
 def write_predictions_csv(folder: Path, rows: int, classes: int = 10) -> Path:

@@ -83,3 +83,57 @@ def test_repaint_and_model_queries_do_not_crash(qtbot):
     elapsed = time.monotonic() - start
     assert calls >= CALLS
     assert elapsed < 20, f"{calls} calls took {elapsed:.1f} s"
+
+
+def test_analysis_panels_repaint_and_answer_without_crashing(qtbot):
+    """The tally (with its bar delegate), confusion and per-class models and the dashboard's bars."""
+    from PySide6.QtWidgets import QTableView
+
+    from labeler.gui.analysis import (
+        ConfusionModel, PerClassModel, RateBars, ShareBarDelegate, TallyModel, theme,
+    )
+
+    cats = [{"name": n, "kind": "builtin" if i < 4 else "error_type", "count": 4 - i % 5, "share": (4 - i % 5) / 20,
+             "ci95": [0.01, 0.4], "projected_errors": 3.0, "projected_ci95": [1.0, 8.0], "ceiling": 0.02,
+             "ceiling_ci95": [0.01, 0.04]} for i, n in enumerate(["mislabeled", "very hard", "very easy", "ambiguous",
+                                                                  "blurry", "occluded", "untagged"])]
+    tally = TallyModel()
+    tally.set_tally({"reviewed": 20, "errors": 39, "exact": False, "categories": cats})
+    rng = np.random.default_rng(1)
+    confusion = ConfusionModel()
+    confusion.set_matrix([str(k) for k in range(10)], rng.integers(0, 30, (10, 10)))
+    per_class = PerClassModel()
+    per_class.set_rows([{"class": str(k), "support": 40, "errors": k, "error_rate": k / 40, "precision": 0.9,
+                         "recall": 0.8, "f1": 0.85} for k in range(10)])
+    host = QWidget()
+    qtbot.addWidget(host)
+    lay = QHBoxLayout(host)
+    views = []
+    for model in (tally, confusion, per_class):
+        v = QTableView()
+        v.setModel(model)
+        lay.addWidget(v)
+        views.append(v)
+    views[0].setItemDelegateForColumn(TallyModel.SHARE, ShareBarDelegate(views[0]))
+    bars = RateBars()
+    bars.set_rows([("train", 0.12, 0.10, 0.14, theme.WRONG, "12%"), ("dev", 0.11, 0.08, 0.15, theme.WRONG, "11%")])
+    lay.addWidget(bars)
+    host.resize(1400, 400)
+    with qtbot.waitExposed(host):
+        host.show()
+    calls, start, i = 0, time.monotonic(), 0
+    while calls < CALLS // 2:
+        i += 1
+        for v in views:
+            v.viewport().repaint()  # data() for every visible cell and role; the delegate's paint()
+        bars.repaint()
+        calls += 4
+        for model in (tally, confusion, per_class):
+            index = model.index(i % model.rowCount(), i % model.columnCount())
+            for role in ROLES:
+                model.data(index, role)
+            model.data(QModelIndex(), Qt.ItemDataRole.DisplayRole)
+            model.headerData(i % 12, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+            calls += len(ROLES) + 2
+    elapsed = time.monotonic() - start
+    assert elapsed < 10, f"{calls} calls took {elapsed:.1f} s"

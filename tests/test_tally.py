@@ -389,11 +389,14 @@ def test_dashboard_says_when_the_dev_set_is_too_small(project, preds):
     half = (dv["ci95"][1] - dv["ci95"][0]) / 2
     margin = lambda a, b: Z * math.sqrt(sum(d["error_rate"] * (1 - d["error_rate"]) / d["examples"] for d in (a, b)))
     warning = dash["dev_warning"]
-    assert warning and f"±{100 * half:.1f} points" in warning and "359 examples" in warning
+    assert warning and "(359 examples) is too small" in warning
     # train -> dev (-1.3 points) is within chance, dev -> test (-7.8 points) is not
     assert abs(dv["error_rate"] - sp["train"]["error_rate"]) < margin(dv, sp["train"])
     assert abs(dv["error_rate"] - sp["test"]["error_rate"]) > margin(dv, sp["test"])
     assert "train → dev gap" in warning and "dev → test gap" not in warning
+    tr = sp["train"]
+    assert f"({100 * (dv['error_rate'] - tr['error_rate']):+.1f} ± {100 * margin(dv, tr):.1f} points)" in warning
+    assert f"±{100 * half:.1f}" not in warning  # the gain from correcting labels is not shown: nothing reviewed
 
 
 def test_live_tally_equals_the_full_recount_after_every_change(project, preds, digits_project):

@@ -133,7 +133,8 @@ class ErrorIndex:
         if name not in self._by_split:
             mask = self._split == name
             wrong = mask & self._wrong
-            ids = self.frame["id"].to_numpy(dtype=object)[wrong]
+            # only the errors' ids become Python strings (the id column may be Arrow-backed)
+            ids = self.frame["id"][wrong].tolist()
             preds = self.frame["pred"].to_numpy(dtype=object)[wrong]
             self._by_split[name] = SplitErrors(int(np.count_nonzero(mask & self._labeled)), dict(zip(ids, preds)))
         return self._by_split[name]
@@ -265,7 +266,8 @@ def dashboard(frame: "pd.DataFrame | ErrorIndex", decisions: Mapping[str, Decisi
 
 
 def _dev_warning(splits: dict, dash: dict) -> str | None:
-    """Which of the differences shown the dev set is too small to tell from chance."""
+    """The differences shown that the dev set is too small to tell from chance (None: none, or the
+    dev set pins its error rate to ±0.5 points or better)."""
     dv = splits.get("dev")
     if not dv or not dv["examples"]:
         return None
@@ -277,15 +279,17 @@ def _dev_warning(splits: dict, dash: dict) -> str | None:
     for other, key, what in (("train", "train_to_dev", "train → dev gap"), ("test", "dev_to_test", "dev → test gap")):
         gap = dash["gaps"].get(key)
         if gap is not None and abs(gap) < _gap_margin(dv, splits[other]):
-            within.append(f"the {what} ({100 * gap:+.1f} points, ±{100 * _gap_margin(dv, splits[other]):.1f})")
+            within.append(f"the {what} ({100 * gap:+.1f} ± {100 * _gap_margin(dv, splits[other]):.1f} points)")
     corrected = dash.get("dev_error_corrected")
     if corrected and dv["error_rate"] - corrected["error_rate"] < half:
-        within.append(f"the gain from correcting labels ({100 * (dv['error_rate'] - corrected['error_rate']):.1f} points)")
+        gain = dv["error_rate"] - corrected["error_rate"]
+        within.append(f"the gain from correcting labels ({100 * gain:.1f} points, under the dev error's ±{100 * half:.1f})")
+    if not within:
+        return None
     need = examples_for_halfwidth(dv["error_rate"], 0.005)
-    text = (f"Small dev set: {dv['examples']:,} examples pin its error rate to ±{100 * half:.1f} points (95%)")
-    if within:
-        text += "; within chance: " + ", ".join(within)
-    return text + f". About {need:,} examples would give ±0.5 points."
+    return (f"The dev set ({dv['examples']:,} examples) is too small for " + " and ".join(within)
+            + f": differences that size are within chance. About {need:,} dev examples would pin its error"
+            " rate to ±0.5 points.")
 
 
 class LiveTally:

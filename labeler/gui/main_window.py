@@ -26,7 +26,7 @@ from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
 from labeler.core.session import ReviewSession, SessionEvent
 from labeler.core.store import Project, ProjectError, default_project_path
 
-from . import dialogs, keymap as keymapmod, loader, theme
+from . import analysis, dialogs, keymap as keymapmod, loader, theme
 from .help_overlay import HelpOverlay
 from .image_view import ImageView
 from .item_view import ItemView
@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
             self.actions[name].setCheckable(True)
         self._build_menus()
         self.help_overlay = HelpOverlay(self)
+        self.analysis = analysis.install(self)  # tally, confusion matrix, dashboard docks
         self.setAcceptDrops(True)
         self._pace_timer = QTimer(self, interval=5000)
         self._pace_timer.timeout.connect(self._show_progress)

@@ -530,6 +530,18 @@ def _floats(table: Table, col: str, what: str) -> np.ndarray:
     return vals
 
 
+def _refuse_unknown(table: Table, idx: np.ndarray, codes: np.ndarray, values: list, classes: list[str], what: str) -> None:
+    """An error naming the values (and rows) that are not classes: ``idx`` is -2 there."""
+    bad = idx == -2
+    if bad.any():
+        unknown = sorted({values[codes[i]] for i in np.flatnonzero(bad)})[:5]
+        raise ImportProblem(
+            f"{table.path}: {what} not among the classes"
+            f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
+            f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
+        )
+
+
 def build_examples(
     table: Table,
     cmap: colmod.ColumnMap,
@@ -652,14 +664,7 @@ def build_examples(
     index = {c: i for i, c in enumerate(classes)}
 
     label_idx = np.array([-1 if v is None else index.get(v, -2) for v in label_values] + [-1], dtype=np.int64)[label_codes]
-    bad = label_idx == -2
-    if bad.any():
-        unknown = sorted({label_values[label_codes[i]] for i in np.flatnonzero(bad)})[:5]
-        raise ImportProblem(
-            f"{path}: column {roles['label']!r}: labels not among the classes"
-            f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
-            f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
-        )
+    _refuse_unknown(table, label_idx, label_codes, label_values, classes, f"column {roles['label']!r}: labels")
 
     # -- probabilities: check, then predictions from them where needed
     if probs is not None:
@@ -695,14 +700,8 @@ def build_examples(
             pred_idx = np.where(empty_pred, argmax, pred_idx)
         elif empty_pred.any():
             raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
-    bad = pred_idx == -2
-    if bad.any():
-        unknown = sorted({pred_values[pred_codes[i]] for i in np.flatnonzero(bad)})[:5]
-        raise ImportProblem(
-            f"{path}: column {roles.get('pred', 'pred')!r}: predictions not among the classes"
-            f" ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}): "
-            f"{', '.join(repr(u) for u in unknown)} at {_problem_rows(table, bad)}"
-        )
+    if pred_codes is not None:
+        _refuse_unknown(table, pred_idx, pred_codes, pred_values, classes, f"column {roles['pred']!r}: predictions")
 
     # -- split
     if "split" in roles:

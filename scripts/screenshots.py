@@ -57,6 +57,34 @@ def with_dialog(win, dialog):
     return shot
 
 
+def label_issues_and_export(app: QApplication, win, out: Path) -> None:
+    """The training-label-issues mode after a few verdicts, and the export dialog over it."""
+    from labeler.gui import modes
+
+    view = win.item_view.image_view
+    win.activateWindow()  # the dialogs before took it; keys reach only the active window
+    wait_for(app, win.isActiveWindow)
+    ranked = []
+    win.modes.ranked.connect(ranked.append)
+    win.modes.set_mode(modes.LABEL_ISSUES)
+    wait_for(app, lambda: ranked, timeout=120)
+    settle(app, win)
+    for keys in ([Qt.Key.Key_P], [Qt.Key.Key_P], [], [Qt.Key.Key_M]):  # 3 of the first 4 flagged labels judged wrong
+        for k in keys:
+            QTest.keyClick(view, k)
+        QTest.qWait(2500)
+        QTest.keyClick(view, Qt.Key.Key_Right)
+    settle(app, win)
+    win.grab().save(str(out / "label_issues.png"))
+
+    dialog = win.exporter.open_dialog()
+    dialog.out_dir.setText(str(DIGITS / "export"))
+    dialog.train_file.setText(str(DIGITS / "train.csv"))
+    app.processEvents()
+    with_dialog(win, dialog).save(str(out / "export_dialog.png"))
+    dialog.reject()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
@@ -111,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         win.grab().save(str(args.out / "help_overlay.png"))
         win.help_overlay.hide()
+        label_issues_and_export(app, win, args.out)
         win.close()
-    for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png"):
+    for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png",
+                 "label_issues.png", "export_dialog.png"):
         print(args.out / name)
     return 0
 

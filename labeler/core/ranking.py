@@ -130,15 +130,21 @@ def weaker_text(project, loss: np.ndarray) -> str:
 
 
 def stored_warnings(project, frame: pd.DataFrame, split: str) -> list[str]:
-    """The warnings :func:`compute` gave for the scores stored for ``split``, from the frame alone (no
-    probabilities read): the weaker fallback, or in-sample-looking predictions (accuracy and median
-    confidence of the prediction, which is the most likely class unless the file said otherwise)."""
+    """The warnings :func:`compute` gave for the scores stored for ``split`` (the weaker fallback, or
+    in-sample-looking predictions), from the frame alone: nothing to recompute."""
     rows = _labeled_rows(frame, split)
     if len(rows) == 0:
         return []
     loss = frame["loss"].to_numpy(dtype=np.float64)[rows]
     if project.meta("ranking", {}).get(split) == CONFIDENCE:
         return [weaker_text(project, loss)]
+    return _frame_in_sample(frame, rows)
+
+
+def _frame_in_sample(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """:func:`in_sample_warning` from the columns the import computed (no pass over the probabilities):
+    the accuracy of the prediction on the given labels, and its median confidence. The prediction is
+    the most likely class unless the predictions file said otherwise."""
     acc = 1.0 - float(frame["wrong"].to_numpy(dtype=bool)[rows].mean())
     conf = frame["confidence"].to_numpy(dtype=np.float64)[rows]
     text = None if np.isnan(conf).all() else _in_sample_text(acc, float(np.nanmedian(conf)))
@@ -194,12 +200,9 @@ def compute(project, frame: pd.DataFrame, split: str = "train", *, progress: Pro
             raise RankProblem(f"{len(probs)} rows of probabilities for {len(frame)} examples")
         p = probs if len(rows) == len(probs) else probs[rows]
         del probs
-        top = p.argmax(axis=1)
-        warn = in_sample_warning(codes, p, top)
-        if warn:
-            notes.append(warn)
+        notes += _frame_in_sample(frame, rows)  # the import's confidence and errors: no pass over p
         report("scoring", 0.2)
-        quality, flagged, sug, fallback = score_split(codes, p, top)
+        quality, flagged, sug, fallback = score_split(codes, p)
         if fallback:
             notes.append(fallback)
         suggested = np.asarray(classes, dtype=object)[sug]

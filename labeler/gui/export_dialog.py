@@ -66,7 +66,7 @@ class ExportDialog(QDialog):
         for key, text in FORMATS:
             self.format.addItem(text, key)
         self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note.setWordWrap(False)  # wrapped labels leave a dialog taller than its contents
         self.note.setObjectName("exportNote")
         form = QFormLayout(self)
         form.addRow("Output folder", self._with_browse(self.out_dir, self._browse_out))
@@ -115,11 +115,11 @@ class ExportDialog(QDialog):
                 copy = corrected_name(Path(train), self.format.currentData())
             except Exception:  # an odd name: the export itself will say what is wrong
                 copy = "the corrected copy"
-            what = f"{copy}, corrections.csv, tally.csv/.md/.json, summary.json and report.html"
+            what = f"{copy}, corrections.csv, tally.csv/.md/.json, summary.json, report.html"
         else:
-            what = "corrections.csv, tally.csv/.md/.json, summary.json and report.html (no training file)"
-        self.note.setText(f"Writes {what}.\nThe source files are not changed; an earlier export in that folder"
-                          " is replaced only once everything is written.")
+            what = "corrections.csv, tally.csv/.md/.json, summary.json, report.html (no training file)"
+        self.note.setText(f"Writes {what}.\nSource files are never written; an earlier export in that folder is"
+                          " replaced\nonly once every file of this one is written.")
         self.export_button.setEnabled(bool(out))
 
     def options(self) -> dict:

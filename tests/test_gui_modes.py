@@ -172,8 +172,7 @@ def test_no_probabilities_shows_the_weaker_ranking_warning(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path, db)
     try:
         switch_to_label_issues(qtbot, win)
-        assert "weaker ranking" in win.modes.stats.warning_label.text()
-        assert "weaker ranking" in win.modes.stats.warning_label.toolTip()
+        assert "weaker ranking" in win.modes.warning.text() and win.modes.warning_bar.isVisible()
     finally:
         win.close()
 
@@ -194,14 +193,22 @@ def test_in_sample_probabilities_are_warned_about_in_the_window(qtbot, tmp_path)
     win = open_window(qtbot, tmp_path, db)
     try:
         switch_to_label_issues(qtbot, win)
-        assert "in-sample" in win.modes.stats.warning_label.text()
+        assert "in-sample" in win.modes.warning.text() and win.modes.warning_bar.isVisible()
         # stored scores: the warning comes back when the mode is chosen again later
         choose_mode_by_keys(qtbot, win, modes.DEV_ERRORS)
-        assert not win.modes._stats_action.isVisible()
+        assert not win.modes._stats_action.isVisible() and not win.modes.warning_bar.isVisible()
         choose_mode_by_keys(qtbot, win, modes.LABEL_ISSUES)
-        assert win.session.spec.split == "train" and "in-sample" in win.modes.stats.warning_label.text()
+        assert win.session.spec.split == "train" and "in-sample" in win.modes.warning.text()
+        assert win.modes.warning_bar.isVisible()
     finally:
-        win.close()
+        win.close()  # saves the window state with the warning bar shown
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                       keymap=keymapmod.default_keymap())  # the same settings; no project yet
+    qtbot.addWidget(again)
+    with qtbot.waitExposed(again):
+        again.show()
+    assert again.modes.toolbar.isVisible() and not again.modes.warning_bar.isVisible()
+    again.close()
 
 
 # ---------------------------------------------------------------------------------------------

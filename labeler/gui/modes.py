@@ -226,18 +226,12 @@ class FlagStatsWidget(QWidget):
         self.stats_label.setTextFormat(Qt.TextFormat.RichText)
         self.item_label = QLabel()
         self.item_label.setObjectName("flagItem")
-        self.warning_label = QLabel()
-        self.warning_label.setObjectName("rankWarning")
-        self.warning_label.setWordWrap(False)
-        self.warning_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 0, 8, 0)
         lay.setSpacing(16)
         lay.addWidget(self.stats_label)
-        lay.addWidget(self.item_label)
-        lay.addWidget(self.warning_label, 1)
+        lay.addWidget(self.item_label, 1)
         self.stats = ranking.FlagStats()
-        self.warnings: list[str] = []
 
     def show_stats(self, stats: ranking.FlagStats) -> None:
         self.stats = stats
@@ -259,18 +253,27 @@ class FlagStatsWidget(QWidget):
         flag = "flagged" if row.get("flagged") else "not flagged"
         self.item_label.setText(f"this one: {flag}, quality {row['quality']:.2g}, P accepts {row.get('suggested')}")
 
+
+
+class RankWarning(QLabel):
+    """Why the ranking deserves less trust (no probabilities, in-sample probabilities), in full: it
+    says what to do about it, so it gets a line of its own under the mode bar."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("rankWarning")
+        self.setWordWrap(True)
+        self.setContentsMargins(8, 2, 8, 2)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.warnings: list[str] = []
+
     def show_warnings(self, warnings: list[str]) -> None:
         self.warnings = list(warnings)
-        if warnings:
-            first = warnings[0]
-            self.warning_label.setText(f"⚠ {first[0].upper()}{first[1:]}")
-            self.warning_label.setToolTip("\n\n".join(warnings))
-            pal = self.warning_label.palette()
-            pal.setColor(self.warning_label.foregroundRole(), theme.CORRECTED)
-            self.warning_label.setPalette(pal)
-        else:
-            self.warning_label.setText("")
-            self.warning_label.setToolTip("")
+        self.setText("\n".join(f"⚠ {w[0].upper()}{w[1:]}." for w in warnings))
+        self.setToolTip("Label-quality scores are only as good as the probabilities they come from.")
+        pal = self.palette()
+        pal.setColor(self.foregroundRole(), theme.CORRECTED)
+        self.setPalette(pal)
 
 
 class ModeController(QObject):
@@ -325,6 +328,14 @@ class ModeController(QObject):
         for a in (self._progress_action, self._cancel_action, self._stats_action):
             a.setVisible(False)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.warning = RankWarning()
+        self.warning_bar = QToolBar("Ranking warning", window)
+        self.warning_bar.setObjectName("rankWarningToolbar")
+        self.warning_bar.setMovable(False)
+        self.warning_bar.addWidget(self.warning)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.warning_bar)
+        window.insertToolBarBreak(self.warning_bar)  # a line of its own, under the mode bar
+        self.warning_bar.setVisible(False)
         window.session_changed.connect(self._on_session_changed)
         window.installEventFilter(self)
         self._on_session_changed()
@@ -377,13 +388,15 @@ class ModeController(QObject):
         self._stats_action.setVisible(show)
         if not show:
             self._flagged = set()
+            self.warning_bar.setVisible(False)
             return
         split = s.spec.split
         self._flagged = set(ranking.flagged_ids(s.frame, split))
         self.stats.show_stats(ranking.flag_stats(s.frame, s.decision, split))
         if split not in self._warnings:
             self._warnings[split] = ranking.stored_warnings(s.project, s.frame, split)
-        self.stats.show_warnings(self._warnings[split])
+        self.warning.show_warnings(self._warnings[split])
+        self.warning_bar.setVisible(bool(self._warnings[split]))
         self._show_item()
 
     def _show_item(self) -> None:
@@ -503,8 +516,8 @@ class ModeController(QObject):
             self._follow_queue()
             return
         if error is None:
-            try:
-                result = ranking.store(s.project, scores)
+            try:  # a project open read-only keeps the scores for this session only
+                result = scores.result() if s.project.readonly else ranking.store(s.project, scores)
             except ProjectError as e:
                 error = e
         if error is not None:
@@ -530,6 +543,12 @@ class ModeController(QObject):
         if obj is self.window and event.type() == QEvent.Type.Close:
             self.cancel_ranking()
             self.pool.waitForDone(5000)
+        elif obj is self.window and event.type() == QEvent.Type.Show:
+            # restoreState shows the warning bar as it was when the window last closed
+            if self.session is None:
+                self.warning_bar.setVisible(False)
+            else:
+                self._update_stats()
         return False
 
 

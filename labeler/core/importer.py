@@ -888,6 +888,29 @@ def examples_table(ex: Examples) -> pa.Table:
     })
 
 
+def _scores_now(ex: Examples) -> pa.Table:
+    """Label-quality scores of every labeled example, per split, as the project stores them."""
+    from .ranking import score_split
+
+    n = len(ex.ids)
+    labels = ex.label.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    splits = ex.split.indices.to_numpy(zero_copy_only=False)
+    quality = np.full(n, np.nan)
+    flagged = np.zeros(n, dtype=bool)
+    suggested = np.full(n, -1, dtype=np.int64)
+    for s in range(len(SPLITS)):
+        rows = np.flatnonzero((splits == s) & (labels >= 0))
+        if len(rows):
+            q, f, sug, _ = score_split(labels[rows], ex.probs[rows])
+            quality[rows], flagged[rows], suggested[rows] = q, f, sug
+    ranked = labels >= 0
+    return pa.table({
+        "quality": pa.array(quality, pa.float64(), from_pandas=True),
+        "flagged": pa.array(flagged, pa.bool_(), mask=~ranked),
+        "suggested": _dictionary(np.where(ranked, suggested, -1), ex.classes).cast(pa.string()),
+    })
+
+
 def _fixed_lists(m: np.ndarray, type_: pa.DataType) -> pa.Array:
     values = pa.array(np.ascontiguousarray(m).ravel(), type_)
     return pa.FixedSizeListArray.from_arrays(values, m.shape[1])
@@ -937,10 +960,15 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
         if summary.missing_files:
             summary.missing_examples = ex.path.filter(missing).slice(0, 3).to_pylist()
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
+    scores = None
     if ex.probs is not None and not keep_probs:
+        # the matrix will not be kept, so rank now, while it is here
+        report("ranking", 0.5)
+        scores = _scores_now(ex)
+        check_cancel()
         summary.warnings.append(
             f"{ex.probs.shape[1]} classes x {n} rows: only the top-{TOPK} probabilities and the given label's"
-            " are kept in the project"
+            " are kept in the project; the label-quality ranking was computed now"
         )
     try:
         with project.transaction() as c:
@@ -965,7 +993,12 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 columnar.write(c, "probs", columnar.matrix_table(ex.probs))
             else:
                 columnar.delete(c, "probs")
-            columnar.delete(c, "scores")  # rankings belong to the previous predictions
+            if scores is not None:
+                columnar.write(c, "scores", scores)
+                project.set_meta("ranking", {s: "cleanlab" for s in summary.splits}, conn=c)
+            else:
+                columnar.delete(c, "scores")  # rankings belong to the previous predictions
+                project.set_meta("ranking", {}, conn=c)
             project.set_meta("classes", ex.classes, conn=c)
             project.set_meta("source", str(source), conn=c)
             project.set_meta("base_dir", str(source.parent), conn=c)

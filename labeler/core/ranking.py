@@ -195,6 +195,12 @@ def compute(project, frame: pd.DataFrame, split: str = "train", *, progress: Pro
     probs = project.probabilities()
     check_cancel()
     notes: list[str] = []
+    if probs is None and project.meta("ranking", {}).get(split) == CLEANLAB and has_scores(frame, split):
+        # too many classes to keep the matrix: the import ranked with it, and that stands
+        q = frame["quality"].to_numpy(dtype=np.float64)[rows]
+        f = frame["flagged"].to_numpy()[rows].astype(bool)
+        sug = frame["suggested"].to_numpy()[rows]
+        return Scores(split, rows, q, f, sug, CLEANLAB, ["ranked at import (the probabilities are not kept)"])
     if probs is not None:
         if len(probs) != len(frame):
             raise RankProblem(f"{len(probs)} rows of probabilities for {len(frame)} examples")

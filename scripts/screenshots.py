@@ -85,6 +85,32 @@ def label_issues_and_export(app: QApplication, win, out: Path) -> None:
     dialog.reject()
 
 
+def analysis_panels(app: QApplication, win, out: Path) -> None:
+    """The tally, the confusion matrix and the dashboard docks after about 20 reviewed dev errors."""
+    view = win.item_view.image_view
+    win.activateWindow()
+    wait_for(app, win.isActiveWindow)
+    view.setFocus()
+    plan = [[Qt.Key.Key_P], [Qt.Key.Key_5], [Qt.Key.Key_H, Qt.Key.Key_1], [], [Qt.Key.Key_M, Qt.Key.Key_2],
+            [Qt.Key.Key_A], [Qt.Key.Key_5, Qt.Key.Key_6], [Qt.Key.Key_3]]
+    i = 0
+    while win.analysis.analysis.live.tally("dev")["reviewed"] < 20 and i < 40:
+        for k in plan[i % len(plan)] + [Qt.Key.Key_Right]:
+            QTest.keyClick(view, k)
+        i += 1
+        app.processEvents()
+    win.resize(1400, 860)
+    docks = win.analysis.docks
+    win.resizeDocks([docks[0]], [620], Qt.Orientation.Horizontal)
+    for name, dock in zip(("tally", "confusion", "dashboard"), docks):
+        dock.raise_()
+        QTest.qWait(250)  # past the panels' debounce
+        app.processEvents()
+        dock.grab().save(str(out / f"{name}.png"))
+    docks[0].raise_()
+    win.resize(1280, 800)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
@@ -139,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         win.grab().save(str(args.out / "help_overlay.png"))
         win.help_overlay.hide()
+        analysis_panels(app, win, args.out)
         label_issues_and_export(app, win, args.out)
         win.close()
     for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png",
-                 "label_issues.png", "export_dialog.png"):
+                 "label_issues.png", "export_dialog.png", "tally.png", "confusion.png", "dashboard.png"):
         print(args.out / name)
     return 0
 

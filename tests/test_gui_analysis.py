@@ -237,10 +237,11 @@ def test_the_test_split_is_not_opened_for_review(qtbot, win):
 
 
 def test_the_confusion_matrix_is_not_recounted_per_decision(qtbot, win, monkeypatch):
+    conf = show_dock(qtbot, win, "Confusion matrix")
+    assert conf.model.rowCount() == 10
     calls = []
     real = analysismod.stats.confusion
     monkeypatch.setattr(analysismod.stats, "confusion", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
-    conf = show_dock(qtbot, win, "Confusion matrix")
     tally = win.analysis.tally
     review_by_keys(qtbot, win, 6)
     qtbot.waitUntil(lambda: tally.head.text().startswith("6 of 39"))
@@ -292,7 +293,15 @@ def test_panels_after_the_project_is_closed(qtbot, win):
     assert win.analysis.dashboard.bars.rows() == []
 
 
+def test_the_confusion_matrix_is_counted_once_seen(qtbot, win):
+    conf = win.analysis.confusion
+    assert conf.model.rowCount() == 0  # its tab behind the tally's: not counted when the project opens
+    show_dock(qtbot, win, "Confusion matrix")
+    assert conf.model.rowCount() == 10
+
+
 def test_models_answer_none_for_roles_they_do_not_handle(qtbot, win):
+    show_dock(qtbot, win, "Confusion matrix")
     a = win.analysis
     models = [a.tally.model, a.confusion.model, a.confusion.class_model]
     handled = {int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole), int(Qt.ItemDataRole.UserRole),

@@ -399,6 +399,25 @@ def test_dashboard_says_when_the_dev_set_is_too_small(project, preds):
     assert f"±{100 * half:.1f}" not in warning  # the gain from correcting labels is not shown: nothing reviewed
 
 
+def test_the_error_index_counts_the_splits_as_stats_does(project, write_csv, tmp_path):
+    from labeler.core.importer import import_predictions
+    from labeler.core.stats import split_counts
+
+    frame = framemod.load(project)
+    assert tallymod.ErrorIndex(frame).split_counts == split_counts(frame)
+    # unlabeled examples count in no split's examples or errors; a split with none is left out
+    path = write_csv("p.csv", ["id", "text", "split", "label", "pred"],
+                     [["a", "t", "dev", "x", "y"], ["b", "t", "dev", "", "y"], ["c", "t", "train", "y", "y"],
+                      ["d", "t", "dev", "y", "y"]])
+    import_predictions(path, tmp_path / "p.labeler.db", classes=["x", "y"])
+    with Project.open(tmp_path / "p.labeler.db") as p:
+        frame = framemod.load(p)
+    index = tallymod.ErrorIndex(frame)
+    assert index.split_counts == split_counts(frame)
+    assert set(index.split_counts) == {"dev", "train"} and index.split_counts["dev"]["examples"] == 2
+    assert (index.split("dev").examples, index.split("dev").pred) == (2, {"a": "y"})
+
+
 def test_live_tally_equals_the_full_recount_after_every_change(project, preds, digits_project):
     s = ReviewSession(project, QueueSpec(), reviewer="ann")
     live = tallymod.LiveTally(project, s.frame)

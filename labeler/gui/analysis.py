@@ -190,11 +190,16 @@ def _note_label() -> QLabel:
     return label
 
 
-def _set_color(label: QLabel, color: QColor | None) -> None:
-    pal = QPalette()
-    if color is not None:
-        pal.setColor(QPalette.ColorRole.WindowText, color)
-    label.setPalette(pal)
+MUTED = "muted"
+
+
+def _set_color(label: QLabel, color: QColor | str | None) -> None:
+    """A label's text colour: a colour, MUTED (the theme's placeholder colour, following a theme
+    switch) or None (the theme's text colour)."""
+    sheet = ("color: palette(placeholder-text);" if color == MUTED
+             else f"color: {color.name()};" if isinstance(color, QColor) else "")
+    if label.styleSheet() != sheet:
+        label.setStyleSheet(sheet)
 
 
 def _table(view: QTableView) -> QTableView:
@@ -394,14 +399,14 @@ class TallyPanel(QWidget):
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         h = self.view.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # long names elide
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)  # fitted to the names in refresh()
         h.setSectionResizeMode(TallyModel.SHARE, QHeaderView.ResizeMode.Fixed)
-        h.resizeSection(TallyModel.SHARE, 130)
+        h.resizeSection(TallyModel.SHARE, 116)
         h.setMinimumSectionSize(40)
         lay.addWidget(self.view, 1)
         self.foot = _note_label()
         self.foot.setText("Ceiling: points of error rate that fixing the whole category could remove at most.")
-        _set_color(self.foot, _muted())
+        _set_color(self.foot, MUTED)
         lay.addWidget(self.foot)
         analysis.changed.connect(self.refresh)
         analysis.frame_changed.connect(self._fill)
@@ -421,14 +426,19 @@ class TallyPanel(QWidget):
 
     def refresh(self) -> None:
         t = self.analysis.tally(self.split)
+        names = [(c["kind"], c["name"]) for c in t["categories"]] if t else []
         self.model.set_tally(t)
+        if names != getattr(self, "_names", None):  # another taxonomy: fit the names, up to a point
+            self._names = names
+            self.view.resizeColumnToContents(0)
+            self.view.setColumnWidth(0, min(self.view.columnWidth(0), 190))
         if t is None:
             self.head.setText("No project open")
             self.note.setText("")
             return
         self.head.setText(f"{t['reviewed']} of {t['errors']} errors reviewed · error rate {_pct(t['error_rate'], 2)}")
         self.note.setText(t["note"])
-        _set_color(self.note, theme.CORRECTED if t["reviewed"] and not t["random_sample"] else _muted())
+        _set_color(self.note, theme.CORRECTED if t["reviewed"] and not t["random_sample"] else MUTED)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,13 +578,14 @@ class ConfusionPanel(QWidget):
         self.analysis = analysis
         self.split = "dev"
         self._shown: tuple | None = None  # (frame, split) the models show
+        self._seen = True
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 8)
         top = QHBoxLayout()
         self.split_box = _split_box(self.set_split)
         hint = _note_label()
         hint.setText("rows: given · columns: predicted · click or Return: review that pair by loss")
-        _set_color(hint, _muted())
+        _set_color(hint, MUTED)
         top.addWidget(self.split_box)
         top.addWidget(hint, 1)
         lay.addLayout(top)
@@ -631,8 +642,21 @@ class ConfusionPanel(QWidget):
                 self.split_box.setCurrentText(split)
             self.refresh()
 
+    def set_seen(self, seen: bool) -> None:
+        """In a dock: whether its tab is the one shown (a tab behind another is not hidden)."""
+        self._seen = seen
+        if seen:
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+
     def refresh(self) -> None:
-        """Recount, only if the examples or the split changed (decisions change neither)."""
+        """Recount, only if the examples or the split changed (decisions change neither), and only
+        once the panel is seen: on a million examples a split takes a few hundred milliseconds."""
+        if not (self.isVisible() and self._seen):
+            return
         s = self.analysis.session if self.analysis._alive() else None
         key = (id(s.frame), self.split) if s is not None else None
         if key == self._shown:
@@ -872,8 +896,10 @@ class AnalysisPanels:
             window.tabifyDockWidget(docks[0], docks[1])
             window.tabifyDockWidget(docks[1], docks[2])
             docks[0].raise_()
-            window.resizeDocks([docks[0]], [600], Qt.Orientation.Horizontal)
+            window.resizeDocks([docks[0]], [540], Qt.Orientation.Horizontal)
         self.docks = docks
+        docks[1].visibilityChanged.connect(self.confusion.set_seen)
+        self.confusion.set_seen(not docks[1].isHidden() and not window.tabifiedDockWidgets(docks[1]))
         window.session_changed.connect(lambda: self.analysis.set_session(window.session))
         # back to the item after opening a queue, so the review keys (Return: next) act on it
         self.confusion.queue_opened.connect(lambda: window.item_view.image_view.setFocus())

@@ -357,3 +357,28 @@ def test_corrupt_project_is_refused_and_left_untouched(digits_project):
     with pytest.raises(ProjectError):
         Project.open(digits_project, readonly=True)
     assert digits_project.read_bytes() == bytes(data)
+
+
+def test_switching_queues_records_which_queue_each_decision_was_made_in(session, project, digits_project):
+    """Decisions made after switching to a loss-ordered confusion cell are not a random sample: the
+    project must say which queue each was made in, so `labeler tally` (reading the file) agrees."""
+    from labeler.core import tally as tallymod
+
+    session.next()
+    session.next()  # two reviewed in the default random queue
+    random_ids = set(session.items[:2])
+    session.set_queue(QueueSpec(label="8", pred="7", order="loss"))
+    cell_id = session.current_id
+    session.toggle_tag("very hard")
+    conn = sqlite3.connect(f"file:{digits_project}?mode=ro", uri=True)
+    try:
+        queues = [json.loads(q) for (q,) in conn.execute("SELECT queue FROM sessions ORDER BY id")]
+        by_event = dict(conn.execute(
+            "SELECT e.example_id, s.queue FROM events e JOIN sessions s ON s.id = e.session_id ORDER BY e.seq"))
+    finally:
+        conn.close()
+    assert [(q["order"], q["label"], q["pred"]) for q in queues] == [("random", None, None), ("loss", "8", "7")]
+    assert json.loads(by_event[cell_id])["order"] == "loss"
+    assert tallymod.random_sample_ids(project) == random_ids
+    t = tallymod.project_tally(project, framemod.load(project), "dev")
+    assert t["reviewed"] == 3 and t["random_sample"] is False

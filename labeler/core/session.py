@@ -80,6 +80,12 @@ class ReviewSession:
     def set_queue(self, spec: QueueSpec) -> None:
         """Switch to another queue; start at its first unreviewed item."""
         rows = build(self.frame, replace(spec, unreviewed=False))
+        if self.session_id is not None and spec != self.spec:
+            # each queue gets its own session row: the tally asks which queue each decision was
+            # made in (a random, unfiltered queue is a random sample; a loss-ordered one is not)
+            with contextlib.suppress(ProjectError):
+                self.project.end_session(self.session_id, self.items_done)
+            self.session_id = self.project.start_session(self.reviewer, spec.to_json())
         self.spec = spec
         self.items = rows["id"].tolist()
         # where each queued example sits in the project's file order (= the frame's rows)

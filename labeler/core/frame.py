@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .store import Project
 
@@ -38,4 +39,20 @@ def load(project: Project) -> pd.DataFrame:
             data[name] = pd.Series(_objects(col), dtype=object)
         else:
             data[name] = col.to_numpy(zero_copy_only=False).astype(np.float64 if name != "row" else np.int64)
-    return pd.DataFrame(data)
+    classes = project.classes
+    for name in ("label", "pred"):
+        data[f"{name}_i"] = _class_indices(table.column(name), classes)
+    frame = pd.DataFrame(data)
+    frame.attrs["classes"] = classes
+    return frame
+
+
+def _class_indices(col: pa.ChunkedArray, classes: list[str]) -> np.ndarray:
+    """Each value's index in ``classes`` (-1: none), from the dictionary codes: no string lookups."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    where = pc.index_in(col.dictionary.cast(pa.string()), value_set=pa.array(classes, pa.string()))
+    lookup = np.append(where.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32), -1)
+    codes = col.indices.fill_null(len(col.dictionary)).to_numpy(zero_copy_only=False)
+    return lookup[codes]

@@ -102,18 +102,27 @@ def diagnose(splits: dict[str, dict]) -> str:
 
 def confusion(frame: pd.DataFrame, classes: list[str], split: str | None = "dev") -> np.ndarray:
     """Counts with rows = given label, columns = predicted label, over labeled examples of ``split``."""
-    part = frame if split is None else frame[frame["split"] == split]
-    part = part[part["label"].notna()]
-    index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
-    li = part["label"].map(index).to_numpy(dtype=np.int64)
-    pi = part["pred"].map(index).to_numpy(dtype=np.int64)
+    if "label_i" in frame.columns and frame.attrs.get("classes") == list(classes):
+        # class indices kept by frame.load: no lookup of a million strings
+        mask = frame["label_i"].to_numpy() >= 0
+        if split is not None:
+            mask &= (frame["split"] == split).to_numpy()
+        li = frame["label_i"].to_numpy()[mask].astype(np.int64)
+        pi = frame["pred_i"].to_numpy()[mask].astype(np.int64)
+    else:
+        part = frame if split is None else frame[frame["split"] == split]
+        part = part[part["label"].notna()]
+        index = {c: i for i, c in enumerate(classes)}
+        li = part["label"].map(index).to_numpy(dtype=np.int64)
+        pi = part["pred"].map(index).to_numpy(dtype=np.int64)
     return np.bincount(li * k + pi, minlength=k * k).reshape(k, k)
 
 
-def per_class(frame: pd.DataFrame, classes: list[str], split: str = "dev") -> list[dict]:
-    """Support, errors, error rate, precision, recall and F1 per class (given label = truth)."""
-    m = confusion(frame, classes, split)
+def per_class(frame: pd.DataFrame, classes: list[str], split: str = "dev", *, matrix: np.ndarray | None = None) -> list[dict]:
+    """Support, errors, error rate, precision, recall and F1 per class (given label = truth).
+    ``matrix``: the split's confusion matrix, when the caller has counted it already."""
+    m = confusion(frame, classes, split) if matrix is None else matrix
     out = []
     for i, c in enumerate(classes):
         support = int(m[i].sum())

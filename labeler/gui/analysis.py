@@ -668,8 +668,9 @@ class ConfusionPanel(QWidget):
             self.class_model.set_rows([])
             return
         classes = s.project.classes
-        self.model.set_matrix(classes, stats.confusion(s.frame, classes, self.split))
-        self.class_model.set_rows(stats.per_class(s.frame, classes, self.split))
+        matrix = stats.confusion(s.frame, classes, self.split)
+        self.model.set_matrix(classes, matrix)
+        self.class_model.set_rows(stats.per_class(s.frame, classes, self.split, matrix=matrix))
         self.note.hide()
         # the whole matrix if it fits in two thirds of the panel, the per-class table below
         v = self.view

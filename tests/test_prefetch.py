@@ -178,17 +178,23 @@ def test_prefetch_drops_stale_queued_jobs(qtbot, prefetcher, tmp_path, gated):
     assert prefetcher.get(old[5], SIZE) is None
 
 
-def test_request_goes_ahead_of_prefetching(qtbot, prefetcher, tmp_path, gated):
-    fake = gated(hold=2)
-    queued = [make_jpeg(tmp_path / f"next{i}.jpg", (64, 48)) for i in range(6)]
-    current = make_jpeg(tmp_path / "current.jpg", (64, 48))
-    prefetcher.prefetch(queued, SIZE)
-    qtbot.waitUntil(lambda: fake.held == 2, timeout=10_000)
-    prefetcher.request(current, SIZE)
-    fake.gate.set()
-    wait_idle(qtbot, prefetcher)
-    assert fake.calls[2] == str(current)
-    assert fake.calls[3:] == [str(p) for p in queued[2:]]  # then in prefetch order
+def test_request_goes_ahead_of_prefetching(qtbot, tmp_path, gated):
+    # One worker, so the order jobs start in is the order they reach `decode` (with two, the
+    # scheduler decides which of two jobs started together gets there first).
+    pf = ImagePrefetcher(threads=1)
+    try:
+        fake = gated(hold=1)
+        queued = [make_jpeg(tmp_path / f"next{i}.jpg", (64, 48)) for i in range(6)]
+        current = make_jpeg(tmp_path / "current.jpg", (64, 48))
+        pf.prefetch(queued, SIZE)
+        qtbot.waitUntil(lambda: fake.held == 1, timeout=10_000)
+        pf.request(current, SIZE)
+        fake.gate.set()
+        wait_idle(qtbot, pf)
+        assert fake.calls[1] == str(current)  # the request before every queued prefetch
+        assert fake.calls[2:] == [str(p) for p in queued[1:]]  # then in prefetch order
+    finally:
+        pf.shutdown()
 
 
 def test_cache_is_bounded_by_count(qtbot, tmp_path):

@@ -29,6 +29,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlite_utils
 
 from . import columnar
@@ -444,23 +445,32 @@ class Project:
     def store_scores(self, split: str, rows, quality, flagged, suggested, method: str) -> None:
         """Store label-quality scores for the examples at positions ``rows`` (one split)."""
         table = self.examples_table()
-        n = table.num_rows
+        classes = pa.array(self.classes, pa.string())
         q = table.column("quality").to_numpy(zero_copy_only=False).astype(np.float64)
-        f = np.array(table.column("flagged").to_pylist(), dtype=object)
-        sug = np.array(table.column("suggested").to_pylist(), dtype=object)
-        q[rows], f[rows], sug[rows] = quality, flagged, suggested
+        old_flags = table.column("flagged").combine_chunks()
+        f = pc.fill_null(old_flags, False).to_numpy(zero_copy_only=False).astype(bool)
+        f_valid = old_flags.is_valid().to_numpy(zero_copy_only=False).astype(bool)
+        old_sug = table.column("suggested").combine_chunks()
+        if pa.types.is_dictionary(old_sug.type):
+            old_sug = old_sug.cast(pa.string())
+        sug = pc.index_in(old_sug, value_set=classes).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        q[rows], f[rows], f_valid[rows] = quality, flagged, True
+        sug[rows] = pc.index_in(pa.array(list(suggested), pa.string()), value_set=classes).fill_null(-1).to_numpy(
+            zero_copy_only=False)
         scores = pa.table({
             "quality": pa.array(q, pa.float64(), from_pandas=True),
-            "flagged": pa.array(f.tolist(), pa.bool_()),
-            "suggested": pa.array(sug.tolist(), pa.string()),
+            "flagged": pa.array(f, pa.bool_(), mask=~f_valid),
+            "suggested": pa.DictionaryArray.from_arrays(pa.array(sug, mask=sug < 0), classes),
         })
-        assert scores.num_rows == n
         ranking = dict(self.meta("ranking", {}))
         ranking[split] = method
         with self.transaction() as c:
             columnar.write(c, "scores", scores)
             self.set_meta("ranking", ranking, conn=c)
-        self._examples = None
+        # keep the cached table (a million rows are not read again), with the new columns
+        for name in scores.column_names:
+            table = table.set_column(table.schema.get_field_index(name), name, scores.column(name))
+        self._examples = table
 
     # -- taxonomy ------------------------------------------------------------------------------
     def error_types(self) -> list[str]:

@@ -379,6 +379,10 @@ def _read_parquet(path: Path) -> Table:
             frame[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
             floats.add(name)
             # also keep a string view for roles that want text (ids stored as floats)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_dictionary(t):
+            # exact text without a Python object per value (Arrow writes integers as str() does)
+            text = col.cast(pa.string())
+            frame[name] = pc.fill_null(text, "").to_pandas()
         else:
             frame[name] = [("" if v is None else str(v)) for v in col.to_pylist()]
     return Table(path, list(names), frame, first_line=0, float_columns=floats)

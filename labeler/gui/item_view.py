@@ -46,7 +46,10 @@ class ItemView(QStackedWidget):
         self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.loading.hide()
         # One core stays with the GUI thread; more decoders only help where there are cores for them.
-        self.prefetcher = ImagePrefetcher(self, threads=max(2, min(4, (os.cpu_count() or 2) - 1)))
+        # the next 8 items and the previous one are decoded ahead; 24 cached images cover going back
+        # and forth without holding hundreds of MB of pixels
+        self.prefetcher = ImagePrefetcher(self, max_items=24, max_bytes=128 * 1024 * 1024,
+                                          threads=max(2, min(4, (os.cpu_count() or 2) - 1)))
         self.prefetcher.ready.connect(self._on_ready)
         self._session: ReviewSession | None = None
         self._paths: dict[str, str | None] = {}  # example id -> resolved image path (None: no image)

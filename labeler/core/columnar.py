@@ -17,11 +17,13 @@ import pyarrow.ipc as ipc
 
 CHUNK_ROWS = 1 << 17
 _OPTIONS = ipc.IpcWriteOptions(compression="lz4")
+_RAW = ipc.IpcWriteOptions()  # probabilities: random floats do not compress, so do not try
 
 
 def _blob(part: pa.Table, schema: pa.Schema) -> bytes:
     sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, schema, options=_OPTIONS) as w:
+    numbers_only = all(pa.types.is_floating(f.type) or pa.types.is_fixed_size_list(f.type) for f in schema)
+    with ipc.new_stream(sink, schema, options=_RAW if numbers_only else _OPTIONS) as w:
         w.write_table(part)
     return sink.getvalue().to_pybytes()
 

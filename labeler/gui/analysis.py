@@ -373,7 +373,23 @@ class ShareBarDelegate(QStyledItemDelegate):
         return QSize(150, super().sizeHint(option, index).height())
 
 
-class TallyPanel(QWidget):
+class _SplitPanel(QWidget):
+    """A panel with a split chooser (``split_box``) that shows ``split`` and redraws in ``refresh``."""
+
+    def _fill(self) -> None:
+        _fill_splits(self.split_box, self.analysis.splits(), "dev")
+        self.split = self.split_box.currentText() or "dev"
+        self.refresh()
+
+    def set_split(self, split: str) -> None:
+        if split != self.split:
+            self.split = split
+            if self.split_box.currentText() != split:
+                self.split_box.setCurrentText(split)
+            self.refresh()
+
+
+class TallyPanel(_SplitPanel):
     """Why the model fails: the tally of error categories of one split, updated as the reviewer works."""
 
     def __init__(self, analysis: Analysis, parent: QWidget | None = None):
@@ -411,18 +427,6 @@ class TallyPanel(QWidget):
         analysis.changed.connect(self.refresh)
         analysis.frame_changed.connect(self._fill)
         self._fill()
-
-    def _fill(self) -> None:
-        _fill_splits(self.split_box, self.analysis.splits(), "dev")
-        self.split = self.split_box.currentText() or "dev"
-        self.refresh()
-
-    def set_split(self, split: str) -> None:
-        if split != self.split:
-            self.split = split
-            if self.split_box.currentText() != split:
-                self.split_box.setCurrentText(split)
-            self.refresh()
 
     def refresh(self) -> None:
         t = self.analysis.tally(self.split)
@@ -567,7 +571,7 @@ class PerClassModel(QAbstractTableModel):
         return None
 
 
-class ConfusionPanel(QWidget):
+class ConfusionPanel(_SplitPanel):
     """The confusion matrix of a split as a heat map, and the per-class figures; both open queues."""
 
     queue_opened = Signal()
@@ -629,18 +633,6 @@ class ConfusionPanel(QWidget):
         lay.addWidget(splitter, 1)
         analysis.frame_changed.connect(self._fill)
         self._fill()
-
-    def _fill(self) -> None:
-        _fill_splits(self.split_box, self.analysis.splits(), "dev")
-        self.split = self.split_box.currentText() or "dev"
-        self.refresh()
-
-    def set_split(self, split: str) -> None:
-        if split != self.split:
-            self.split = split
-            if self.split_box.currentText() != split:
-                self.split_box.setCurrentText(split)
-            self.refresh()
 
     def set_seen(self, seen: bool) -> None:
         """In a dock: whether its tab is the one shown (a tab behind another is not hidden)."""

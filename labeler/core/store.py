@@ -21,6 +21,7 @@ import os
 import re
 import socket
 import sqlite3
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,18 +97,6 @@ class Decision:
             reviewed=bool(row["reviewed"]),
             reviewer=row.get("reviewer"),
             decided_at=row.get("decided_at"),
-        )
-
-    @classmethod
-    def from_json(cls, d: dict | None) -> "Decision":
-        if d is None:
-            return cls()
-        return cls(
-            label=d.get("label"),
-            tags=frozenset(d.get("tags", ())),
-            error_types=frozenset(d.get("error_types", ())),
-            note=d.get("note", ""),
-            reviewed=bool(d.get("reviewed")),
         )
 
     def same_verdict(self, other: "Decision") -> bool:
@@ -318,7 +307,13 @@ class Project:
         except sqlite3.Error:
             return None
         try:
-            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            # (1, -1, -1): the WAL index was being reset by a commit at that instant; that clears
+            # within a write, so look again a few times rather than report a checkpoint not done
+            for attempt in range(20):
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if not row or row[0] == 0:
+                    break
+                time.sleep(0.001 * (attempt + 1))
             return tuple(row) if row else None  # type: ignore[return-value]
         except sqlite3.Error:
             return None

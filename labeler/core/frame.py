@@ -31,12 +31,10 @@ def load(project: Project) -> pd.DataFrame:
         if name == "id":
             # Arrow-backed strings: a million ids without a million Python objects
             data[name] = col.to_pandas()
-        elif name in ("split", "label", "pred", "suggested"):
+        elif name in ("split", "label", "pred", "suggested", "flagged"):  # None where there is no value
             data[name] = pd.Series(_objects(col), dtype=object)
         elif name == "wrong":
             data[name] = col.to_numpy(zero_copy_only=False).astype(bool)
-        elif name == "flagged":
-            data[name] = pd.Series(_objects(col), dtype=object)
         else:
             data[name] = col.to_numpy(zero_copy_only=False).astype(np.float64 if name != "row" else np.int64)
     classes = project.classes

@@ -23,8 +23,9 @@ from labeler.core.store import Project, default_project_path
 
 
 def examples(db) -> dict[str, dict]:
+    """Every stored example by id, with the top-k the item panel shows (``example_at``)."""
     with Project.open(db, readonly=True) as p:
-        return {r["id"]: r for r in p.examples_table().to_pylist()}
+        return {r["id"]: {**r, "topk": p.example_at(i)["topk"]} for i, r in enumerate(p.examples_table().to_pylist())}
 
 
 def classes_of(db) -> list[str]:
@@ -52,10 +53,8 @@ def test_digits_import_matches_the_csv(digits_project):
         assert e["confidence"] == pytest.approx(p.max())
         assert e["p_label"] == pytest.approx(p_given)
         assert e["loss"] == pytest.approx(-math.log(p_given))
-        top2 = sorted(p, reverse=True)[:2]
-        assert e["margin"] == pytest.approx(top2[0] - top2[1])
         assert e["wrong"] == int(row.label != row.pred)
-        topk = [list(t) for t in zip(e["topk_idx"], e["topk_p"])]
+        topk = e["topk"]
         assert len(topk) == 5
         assert [c for c, _ in topk][0] == int(np.argmax(p))
         assert [q for _, q in topk] == pytest.approx(sorted(p, reverse=True)[:5], abs=1e-6)
@@ -269,8 +268,7 @@ def test_pred_and_confidence_default_to_argmax_and_max(tmp_path, write_csv):
     assert ex["2"]["pred"] == "b" and ex["2"]["confidence"] == pytest.approx(0.5) and ex["2"]["wrong"] == 1
     assert ex["2"]["p_label"] == pytest.approx(0.1)
     assert ex["2"]["loss"] == pytest.approx(-math.log(0.1))
-    assert ex["2"]["margin"] == pytest.approx(0.1)
-    assert [list(t) for t in zip(ex["2"]["topk_idx"], ex["2"]["topk_p"])] == [[0, pytest.approx(0.5)], [2, pytest.approx(0.4)], [1, pytest.approx(0.1)]]
+    assert ex["2"]["topk"] == [[0, pytest.approx(0.5)], [2, pytest.approx(0.4)], [1, pytest.approx(0.1)]]
 
 
 @pytest.mark.parametrize("prefix", ["p_", "prob_", "proba_"])
@@ -314,7 +312,7 @@ def test_classes_option_sets_the_order_and_reorders_probabilities(tmp_path, writ
     e = examples(db)["1"]
     assert e["pred"] == "x" and e["p_label"] == pytest.approx(0.2)
     # top-k indices refer to the project's class order: x is index 1 now
-    assert [e["topk_idx"][0], e["topk_p"][0]] == [1, pytest.approx(0.8)]
+    assert e["topk"][0] == [1, pytest.approx(0.8)]
 
 
 def test_union_of_classes_in_a_stable_order(tmp_path, write_csv):

@@ -58,13 +58,51 @@ def read(conn: sqlite3.Connection, name: str, columns: list[str] | None = None) 
     return table.select(columns) if columns else table
 
 
-def matrix_table(probs: np.ndarray) -> pa.Table:
-    """An n x K float64 matrix as a one-column table of fixed-size lists."""
-    flat = pa.array(np.ascontiguousarray(probs, dtype=np.float64).ravel())
-    return pa.table({"p": pa.FixedSizeListArray.from_arrays(flat, probs.shape[1])})
+# A dense n x K matrix (the class probabilities) is stored as raw little-endian float64 bytes, in
+# blocks of about MATRIX_CHUNK_BYTES: each block holds a run of rows, column by column. Arrow adds
+# nothing to a block of floats; column-major blocks are written and read back with plain copies
+# (the importer has the probabilities as columns); and one example's row is read from its block alone
+# (the item panel's top-k).
+MATRIX_CHUNK_BYTES = 1 << 20
+_F8 = np.dtype("<f8")
 
 
-def table_matrix(table: pa.Table) -> np.ndarray:
-    col = table.column("p").combine_chunks()
-    k = col.type.list_size
-    return col.values.to_numpy(zero_copy_only=False).reshape(-1, k)
+def matrix_chunk_rows(k: int) -> int:
+    return max(1, MATRIX_CHUNK_BYTES // (_F8.itemsize * max(k, 1)))
+
+
+def write_matrix(conn: sqlite3.Connection, name: str, m: np.ndarray) -> None:
+    """Replace the stored n x K matrix ``name`` (inside the caller's transaction). ``m`` is best
+    column-major (``order="F"``): each block is then K plain copies."""
+    delete(conn, name)
+    rows = matrix_chunk_rows(m.shape[1])
+    blocks = (
+        (name, i, np.ascontiguousarray(m[start:start + rows].T, dtype=_F8).reshape(-1).view(np.uint8))
+        for i, start in enumerate(range(0, len(m), rows))
+    )
+    conn.executemany("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", blocks)
+
+
+def read_matrix(conn: sqlite3.Connection, name: str, k: int) -> np.ndarray | None:
+    """The stored n x ``k`` matrix ``name`` (column-major), or None."""
+    blobs = [r[0] for r in conn.execute("SELECT data FROM columnar WHERE name = ? ORDER BY chunk", (name,))]
+    if not blobs:
+        return None
+    n = sum(len(b) for b in blobs) // (_F8.itemsize * k)
+    out = np.empty((n, k), dtype=np.float64, order="F")
+    at = 0
+    for b in blobs:
+        block = np.frombuffer(b, dtype=_F8).reshape(k, -1)
+        out[at:at + block.shape[1]] = block.T
+        at += block.shape[1]
+    return out
+
+
+def read_matrix_row(conn: sqlite3.Connection, name: str, k: int, i: int) -> np.ndarray | None:
+    """Row ``i`` of the stored n x ``k`` matrix ``name`` (reads one block), or None."""
+    rows = matrix_chunk_rows(k)
+    found = conn.execute("SELECT data FROM columnar WHERE name = ? AND chunk = ?", (name, i // rows)).fetchone()
+    if found is None:
+        return None
+    block = np.frombuffer(found[0], dtype=_F8).reshape(k, -1)
+    return block[:, i % rows].astype(np.float64) if i % rows < block.shape[1] else None

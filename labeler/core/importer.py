@@ -29,9 +29,8 @@ import pyarrow.parquet as pq
 from . import columns as colmod
 from . import columnar, files
 from . import store as store_mod
-from .store import Project, ProjectError, default_project_path, now_iso
+from .store import TOPK, Project, ProjectError, default_project_path, now_iso
 
-TOPK = 5
 SUM_TOLERANCE = 1e-3
 SPLITS = ("train", "dev", "test")
 SPLIT_VALUES = {
@@ -61,13 +60,50 @@ class ImportCancelled(Exception):
     """The user cancelled the import; nothing was written."""
 
 
+class ArrowColumns:
+    """The columns of an Arrow table, as pandas Series converted only when first asked for: an
+    import reads most columns straight from Arrow and never pays for their conversion."""
+
+    def __init__(self, table: pa.Table):
+        self._table = table
+        self._series: dict[str, pd.Series] = {}
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, key):
+        if isinstance(key, list):
+            return pd.DataFrame({k: self[k] for k in key})
+        if key not in self._series:
+            self._series[key] = self._table.column(key).to_pandas()
+        return self._series[key]
+
+    def strings(self, name: str) -> pa.Array | None:
+        """The column as one Arrow string array, if it is one (exact text, no nulls)."""
+        col = self._table.column(name)
+        if col.type != pa.string() or col.null_count:
+            return None
+        return col.combine_chunks()
+
+    def floats(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """A float64 column as numpy (null = NaN), copied chunk by chunk into ``out`` if given."""
+        col = self._table.column(name)
+        if out is None:
+            return np.asarray(col.to_numpy(), dtype=np.float64)
+        at = 0
+        for chunk in col.chunks:
+            out[at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+        return out
+
+
 @dataclass
 class Table:
     """A predictions file as read: every column as exact strings, or lists for list columns."""
 
     path: Path
     columns: list[str]
-    frame: pd.DataFrame
+    frame: pd.DataFrame | ArrowColumns
     first_line: int  # the file line of frame row 0, for messages (None-like 0 for Parquet)
     float_columns: set[str] = field(default_factory=set)  # already parsed as float64
     lines: list[int] | None = None  # the file line of every row, where rows and lines do not match
@@ -272,8 +308,7 @@ def _read_delimited(path: Path, kind: str, float_columns) -> Table:
         raise _diagnose_delimited(path, header, delim, floats, e) from None
     if table.num_rows == 0:
         raise ImportProblem(f"{path}: no rows (the file has a header only)")
-    frame = table.to_pandas(types_mapper=None)
-    return Table(path, header, frame, first_line=2, float_columns=floats,
+    return Table(path, header, ArrowColumns(table), first_line=2, float_columns=floats,
                  find_lines=lambda: _record_lines(path, delim, table.num_rows))
 
 
@@ -369,22 +404,20 @@ def _read_parquet(path: Path) -> Table:
         raise ImportProblem(f"{path}: duplicate column names: {', '.join(dupes)}")
     if table.num_rows == 0:
         raise ImportProblem(f"{path}: no rows")
-    frame = pd.DataFrame(index=range(table.num_rows))
-    floats = set()
+    columns, floats = [], set()
     for name, col in zip(names, table.columns):
         t = col.type
         if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-            frame[name] = col.to_pylist()
+            columns.append(col)
         elif pa.types.is_floating(t):
-            frame[name] = col.to_numpy(zero_copy_only=False).astype(np.float64)
+            columns.append(col.cast(pa.float64()))
             floats.add(name)
-            # also keep a string view for roles that want text (ids stored as floats)
         elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_dictionary(t):
             # exact text without a Python object per value (Arrow writes integers as str() does)
-            text = col.cast(pa.string())
-            frame[name] = pc.fill_null(text, "").to_pandas()
+            columns.append(pc.fill_null(col.cast(pa.string()), ""))
         else:
-            frame[name] = [("" if v is None else str(v)) for v in col.to_pylist()]
+            columns.append(pa.array([("" if v is None else str(v)) for v in col.to_pylist()], pa.string()))
+    frame = ArrowColumns(pa.table(columns, names=names))
     return Table(path, list(names), frame, first_line=0, float_columns=floats)
 
 
@@ -467,8 +500,6 @@ class Examples:
     confidence: np.ndarray
     p_label: np.ndarray
     loss: np.ndarray
-    margin: np.ndarray
-    topk: tuple[np.ndarray, np.ndarray] | None  # class indices and probabilities, n x k, best first
     wrong: np.ndarray
     meta: list[str | None]
     classes: list[str]
@@ -506,6 +537,10 @@ def _strings(frame: pd.DataFrame, col: str) -> list[str]:
 
 def _string_array(frame: pd.DataFrame, col: str) -> pa.Array:
     """A column as exact strings in Arrow (no per-value Python work for CSV/TSV columns)."""
+    if isinstance(frame, ArrowColumns):
+        arr = frame.strings(col)
+        if arr is not None:
+            return arr
     s = frame[col]
     if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and not s.hasnans:
         arr = pa.array(s)
@@ -521,16 +556,24 @@ def _encode(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist()
 
 
-def _floats(table: Table, col: str, what: str) -> np.ndarray:
+def _floats(table: Table, col: str, what: str, out: np.ndarray | None = None) -> np.ndarray:
+    """A column as float64 (refused where a value is not a number), written into ``out`` if given."""
+    if col in table.float_columns and isinstance(table.frame, ArrowColumns):
+        return table.frame.floats(col, out)
     s = table.frame[col]
     if col in table.float_columns:
-        return s.to_numpy(dtype=np.float64)
+        vals = s.to_numpy(dtype=np.float64)
+        if out is not None:
+            out[:] = vals
+        return vals
     vals = pd.to_numeric(s.replace("", np.nan) if s.dtype == object else s, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(vals) & ~(s.astype(str).str.strip().str.lower().isin(["nan"])).to_numpy()
     if bad.any():
         raise ImportProblem(
             f"{table.path}: column {col!r} ({what}) is not a number at {_problem_rows(table, bad)}"
         )
+    if out is not None:
+        out[:] = vals
     return vals
 
 
@@ -589,11 +632,12 @@ def build_examples(
             probs = None
         if probs is None or probs.ndim != 2:
             raise ImportProblem(f"{path}: column {list_col!r} holds values that are not numbers")
+        probs = np.asfortranarray(probs)  # the layout the project stores (see columnar.write_matrix)
     elif cmap.prob_columns:
         prob_classes = list(cmap.prob_columns)
-        probs = np.column_stack(
-            [_floats(table, c, f"probability of class {k!r}") for k, c in cmap.prob_columns.items()]
-        )
+        probs = np.empty((n, len(prob_classes)), order="F")  # column-major: each column is one copy
+        for k, (name, c) in enumerate(cmap.prob_columns.items()):
+            _floats(table, c, f"probability of class {name!r}", out=probs[:, k])
 
     # -- missing roles
     missing = []
@@ -616,7 +660,7 @@ def build_examples(
         empty = pc.equal(pc.utf8_trim_whitespace(ids), "").to_numpy(zero_copy_only=False)
         if empty.any():
             raise ImportProblem(f"{path}: empty id at {_problem_rows(table, empty)}")
-        if pc.count_distinct(ids).as_py() != n:
+        if len(pc.unique(ids)) != n:  # (unique hashes twice as fast as count_distinct)
             ser = pd.Series(ids.to_pylist(), dtype=object)
             dup = ser.duplicated(keep=False).to_numpy()
             names = list(dict.fromkeys(ser[dup].tolist()))
@@ -693,15 +737,14 @@ def build_examples(
                 f"{int(off.sum())} rows have probabilities that do not sum to 1 (beyond {SUM_TOLERANCE:g}),"
                 f" e.g. {_problem_rows(table, off, 3)}; the values are kept as they are"
             )
-    argmax = probs.argmax(axis=1) if probs is not None else None
     if pred_codes is None:
-        pred_idx = argmax
+        pred_idx = probs.argmax(axis=1)
     else:
         # -3: an empty cell, the argmax of the probabilities where there are any
         pred_idx = np.array([-3 if v == "" else index.get(v, -2) for v in pred_values], dtype=np.int64)[pred_codes]
         empty_pred = pred_idx == -3
-        if argmax is not None:
-            pred_idx = np.where(empty_pred, argmax, pred_idx)
+        if probs is not None and empty_pred.any():
+            pred_idx = np.where(empty_pred, probs.argmax(axis=1), pred_idx)
         elif empty_pred.any():
             raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
     if pred_codes is not None:
@@ -725,24 +768,16 @@ def build_examples(
             raise ImportProblem(f"--split {split!r}: expected train, dev or test")
         split_idx = np.full(n, SPLITS.index(s), dtype=np.int64)
 
-    # -- derived figures
-    rows = np.arange(n)
+    # -- derived figures (the top-k is derived when it is stored: see _write)
     labeled = label_idx >= 0
     if probs is not None:
         confidence = probs.max(axis=1)
-        p_label = np.where(labeled, probs[rows, np.maximum(label_idx, 0)], np.nan)
+        p_label = np.where(labeled, probs[np.arange(n), np.maximum(label_idx, 0)], np.nan)
         loss = np.where(labeled, -np.log(np.clip(p_label, 1e-12, None)), np.nan)
-        k = min(TOPK, probs.shape[1])
-        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        top_p = np.take_along_axis(probs, top, axis=1)
-        margin = top_p[:, 0] - top_p[:, 1] if k > 1 else top_p[:, 0]
-        topk = (top.astype(np.int32), top_p)
     else:
         confidence = np.full(n, np.nan)
         p_label = np.full(n, np.nan)
         loss = np.full(n, np.nan)
-        margin = np.full(n, np.nan)
-        topk = None
     if "confidence" in roles:
         confidence = _floats(table, roles["confidence"], "confidence")
         bad = ~np.isfinite(confidence) | (confidence < 0) | (confidence > 1)
@@ -772,7 +807,7 @@ def build_examples(
     return Examples(
         ids=ids, split=_dictionary(split_idx, list(SPLITS)), path=paths, text=texts,
         label=_dictionary(label_idx, classes), pred=_dictionary(pred_idx, classes),
-        confidence=confidence, p_label=p_label, loss=loss, margin=margin, topk=topk, wrong=wrong,
+        confidence=confidence, p_label=p_label, loss=loss, wrong=wrong,
         meta=meta, classes=classes, probs=probs, unlabeled=unlabeled, warnings=warnings,
     )
 
@@ -870,10 +905,11 @@ def import_predictions(
     return _write(project_path, source, ex, train_file, report, check_cancel, overrides)
 
 
-def examples_table(ex: Examples) -> pa.Table:
-    """The examples as the Arrow table the project stores (see :mod:`labeler.core.columnar`)."""
+def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
+    """The examples as the Arrow table the project stores (see :mod:`labeler.core.columnar`).
+    ``with_topk``: add the top-k classes and probabilities, for when the full matrix is not kept."""
     n = len(ex.ids)
-    return pa.table({
+    columns = {
         "id": ex.ids,
         "row": pa.array(np.arange(n, dtype=np.int64)),
         "split": ex.split,
@@ -884,14 +920,32 @@ def examples_table(ex: Examples) -> pa.Table:
         "confidence": pa.array(ex.confidence, pa.float64(), from_pandas=True),
         "p_label": pa.array(ex.p_label, pa.float64(), from_pandas=True),
         "loss": pa.array(ex.loss, pa.float64(), from_pandas=True),
-        "margin": pa.array(ex.margin, pa.float64(), from_pandas=True),
-        "topk_idx": _fixed_lists(ex.topk[0], pa.int32()) if ex.topk else pa.nulls(n, pa.list_(pa.int32())),
-        "topk_p": _fixed_lists(ex.topk[1], pa.float64()) if ex.topk else pa.nulls(n, pa.list_(pa.float64())),
         "wrong": pa.array(ex.wrong, pa.bool_()),
         "meta": pa.array(ex.meta, pa.string()) if ex.meta is not None else pa.nulls(n, pa.string()),
-    })
+    }
+    if with_topk and ex.probs is not None:
+        top, top_p = _topk(ex.probs, TOPK)
+        columns["topk_idx"] = _fixed_lists(top.astype(np.int32), pa.int32())
+        columns["topk_p"] = _fixed_lists(top_p, pa.float64())
+    return pa.table(columns)
 
 
+def _topk(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` largest probabilities and their columns, best first; ties go to the lower
+    column (as a stable sort of the whole row would order them)."""
+    k = min(k, probs.shape[1])
+    if k < probs.shape[1]:
+        # the k-th largest value of each row; every column above it is in, and at it, the lowest first
+        kth = -np.partition(-probs, k - 1, axis=1)[:, k - 1 : k]
+        above = probs > kth
+        at = (probs == kth) & (np.cumsum(probs == kth, axis=1) <= k - above.sum(axis=1, keepdims=True))
+        cand = np.nonzero(above | at)[1].reshape(len(probs), k)
+    else:
+        cand = np.broadcast_to(np.arange(k), probs.shape)
+    cand_p = np.take_along_axis(probs, cand, axis=1)
+    order = np.argsort(-cand_p, axis=1, kind="stable")  # candidates are in column order: ties stay so
+    top = np.take_along_axis(cand, order, axis=1)
+    return top, np.take_along_axis(probs, top, axis=1)
 def _scores_now(ex: Examples) -> pa.Table:
     """Label-quality scores of every labeled example, per split, as the project stores them."""
     from .ranking import score_split
@@ -950,7 +1004,8 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             store_mod._release_lock(final_lock)
             store_mod._lock_path(project_path).unlink(missing_ok=True)
         raise
-    table = examples_table(ex)
+    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
+    table = examples_table(ex, with_topk=not keep_probs)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
         splits={s: c for s, c in zip(SPLITS, np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()) if c},
@@ -963,7 +1018,6 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
         summary.missing_files = missing.true_count
         if summary.missing_files:
             summary.missing_examples = ex.path.filter(missing).slice(0, 3).to_pylist()
-    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
     scores = None
     if ex.probs is not None and not keep_probs:
         # the matrix will not be kept, so rank now, while it is here
@@ -994,7 +1048,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
 
             columnar.write(c, "examples", table, progress=chunk_written)
             if keep_probs:
-                columnar.write(c, "probs", columnar.matrix_table(ex.probs))
+                columnar.write_matrix(c, "probs", ex.probs)
             else:
                 columnar.delete(c, "probs")
             if scores is not None:

@@ -107,10 +107,11 @@ EMPTY_EXAMPLES = [
     ("id", pa.string()), ("row", pa.int64()), ("split", pa.dictionary(pa.int32(), pa.string())),
     ("path", pa.string()), ("text", pa.string()), ("label", pa.dictionary(pa.int32(), pa.string())),
     ("pred", pa.dictionary(pa.int32(), pa.string())), ("confidence", pa.float64()), ("p_label", pa.float64()),
-    ("loss", pa.float64()), ("margin", pa.float64()), ("topk_idx", pa.list_(pa.int32())),
-    ("topk_p", pa.list_(pa.float64())), ("wrong", pa.bool_()),
-    ("meta", pa.string()),
+    ("loss", pa.float64()), ("wrong", pa.bool_()), ("meta", pa.string()),
 ]
+
+# How many of the most probable classes the item panel lists.
+TOPK = 5
 
 migrations = sqlite_utils.Migrations("labeler")
 
@@ -428,14 +429,25 @@ class Project:
     def example_at(self, i: int) -> dict:
         """The example at position ``i`` of the file order, with top-k and metadata decoded."""
         d = self.examples_table().slice(i, 1).to_pylist()[0]
-        d["topk"] = [[i, p] for i, p in zip(d.pop("topk_idx") or [], d.pop("topk_p") or [])]
+        if "topk_idx" in d:  # stored where the full matrix is not (many classes)
+            d["topk"] = [[c, p] for c, p in zip(d.pop("topk_idx") or [], d.pop("topk_p") or [])]
+        else:
+            d["topk"] = self._topk_of_row(i)
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
         return d
 
+    def _topk_of_row(self, i: int) -> list[list]:
+        """The most probable classes of example ``i`` and their probabilities, best first (ties:
+        the class that comes first)."""
+        p = columnar.read_matrix_row(self.conn, "probs", len(self.classes), i)
+        if p is None:
+            return []
+        top = np.argsort(-p, kind="stable")[:TOPK]
+        return [[int(c), float(p[c])] for c in top]
+
     def probabilities(self) -> np.ndarray | None:
         """The n x K class probabilities in file order, where the import kept them."""
-        t = columnar.read(self.conn, "probs")
-        return None if t is None else columnar.table_matrix(t)
+        return columnar.read_matrix(self.conn, "probs", len(self.classes))
 
     def store_scores(self, split: str, rows, quality, flagged, suggested, method: str) -> None:
         """Store label-quality scores for the examples at positions ``rows`` (one split)."""

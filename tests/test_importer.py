@@ -7,6 +7,7 @@ importer's own output.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import DIGITS, DIGITS_CSV, project_files, snapshot
-from labeler.core import columns as colmod
+from labeler.core import columns as colmod, importer
 from labeler.core.importer import ImportProblem, import_predictions, read_table
 from labeler.core.store import Project, default_project_path
 
@@ -564,3 +565,23 @@ def test_metadata_with_line_separators_stays_on_its_row(tmp_path, write_csv):
     ex = examples(db)
     assert [json.loads(ex[str(i)]["meta"]) for i in range(len(odd))] == [{"note": v} for v in odd]
     assert [ex[str(i)]["path"] for i in range(len(odd))] == [f"{i}.png" for i in range(len(odd))]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_quoted_line_breaks_across_parse_blocks(tmp_path, monkeypatch, gz):
+    """Blocks are parsed in parallel, cut at line breaks; a cut inside a quoted value must not
+    shift or split a row (the reader falls back to record-aware cuts)."""
+    import csv
+    import gzip
+
+    monkeypatch.setattr(importer, "CSV_BLOCK_BYTES", 64)
+    rows = [[str(i), f"line {i}\nnext, \"q\"\n" if i % 3 == 0 else f"t{i}", "a" if i % 2 else "b", "a"] for i in range(200)]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([["id", "text", "label", "pred"], *rows])
+    src = tmp_path / ("p.csv.gz" if gz else "p.csv")
+    src.write_bytes(gzip.compress(buf.getvalue().encode()) if gz else buf.getvalue().encode())
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    got = examples(db)
+    assert list(got) == [r[0] for r in rows]
+    assert [(e["text"], e["label"]) for e in got.values()] == [(r[1], r[2]) for r in rows]

@@ -32,6 +32,7 @@ from . import store as store_mod
 from .store import TOPK, Project, ProjectError, default_project_path, now_iso
 
 SUM_TOLERANCE = 1e-3
+CSV_BLOCK_BYTES = 1 << 22  # parsed in parallel, block by block
 SPLITS = ("train", "dev", "test")
 SPLIT_VALUES = {
     "train": "train", "training": "train", "trn": "train",
@@ -292,37 +293,34 @@ def _read_delimited(path: Path, kind: str, float_columns) -> Table:
     header, delim = _read_header(path, kind)
     floats = set(float_columns(header)) if float_columns else set()
     types = {c: (pa.float64() if c in floats else pa.string()) for c in header}
-    try:
-        gz = path.name.lower().endswith(".gz")  # Arrow's "detect" misses an upper-case .GZ
+    gz = path.name.lower().endswith(".gz")  # Arrow's "detect" misses an upper-case .GZ
+
+    def read(newlines_in_values: bool) -> pa.Table:
         with pa.input_stream(str(path), compression="gzip" if gz else None) as stream:
-            table = pacsv.read_csv(
+            return pacsv.read_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
-                                               block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=gz or _has_quotes(path)),
+                                               block_size=CSV_BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=newlines_in_values),
                 convert_options=pacsv.ConvertOptions(
                     column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
                 ),
             )
+
+    try:
+        try:
+            # Blocks cut at any line break parse in parallel. A quoted value holding a line break
+            # that a cut falls into makes Arrow stop ("parser got out of sync with chunker"): then
+            # the file is read again with blocks cut between records only, which is serial.
+            table = read(False)
+        except pa.ArrowInvalid:
+            table = read(True)
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise _diagnose_delimited(path, header, delim, floats, e) from None
     if table.num_rows == 0:
         raise ImportProblem(f"{path}: no rows (the file has a header only)")
     return Table(path, header, ArrowColumns(table), first_line=2, float_columns=floats,
                  find_lines=lambda: _record_lines(path, delim, table.num_rows))
-
-
-def _has_quotes(path: Path) -> bool:
-    """Can a value hold a line break? Only inside quotes. Without any quote in the file, Arrow may
-    split it into blocks at any line break and parse them in parallel (about 1.5x faster)."""
-    import mmap
-
-    with open(path, "rb") as f:
-        try:
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                return mm.find(b'"') != -1
-        except ValueError:  # empty file
-            return False
 
 
 def _record_lines(path: Path, delim: str, rows: int) -> list[int] | None:

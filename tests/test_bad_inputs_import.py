@@ -216,6 +216,20 @@ def test_row05_duplicate_ids(tmp_path, existing):
     assert "line 5" in msg  # the first occurrence of 3
 
 
+@pytest.mark.parametrize("blank", ["", " ", "\u00a0", "\u3000\t"])
+def test_row05_empty_or_blank_id(tmp_path, existing, blank):
+    src = tmp_path / "blankid.csv"
+    src.write_text(HEAD + "1,a.png,x,x\n2,b.png,x,x\n" + f'"{blank}",c.png,x,x\n', encoding="utf-8")
+    msg = assert_refused(src, existing, "empty id")
+    assert "line 4" in msg
+
+
+def test_row05_ids_with_inner_spaces_are_ids(tmp_path):
+    src = tmp_path / "spaced.csv"
+    src.write_text(HEAD + "a b,a.png,x,x\n a,b.png,x,x\n", encoding="utf-8")
+    assert import_predictions(src, tmp_path / "s.labeler.db").rows == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. classes named like missing values
 

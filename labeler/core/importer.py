@@ -15,6 +15,7 @@ import json
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -594,6 +595,49 @@ def build_examples(
     classes: list[str] | None = None,
     split: str | None = None,
 ) -> Examples:
+    """Check ``table`` and derive what the project stores. The ids are checked on a second thread
+    while this one reads the probabilities (Arrow and numpy let go of the GIL): their problems are
+    still reported in the order the checks come in."""
+    ids = _string_array(table.frame, cmap.roles["id"]) if "id" in cmap.roles else None
+    with ThreadPoolExecutor(1, thread_name_prefix="labeler-ids") as pool:
+        checked = pool.submit(_check_ids, table, ids) if ids is not None else None
+        reached_ids = threading.Event()
+        try:
+            ex = _build_examples(table, cmap, ids, reached_ids, classes=classes, split=split)
+        except ImportProblem:
+            if checked is not None and reached_ids.is_set():
+                checked.result()  # an id problem comes before the later checks'
+            raise
+        if checked is not None:
+            checked.result()
+    return ex
+
+
+def _check_ids(table: Table, ids: pa.Array) -> None:
+    n = len(ids)
+    empty = pc.or_(pc.equal(pc.utf8_length(ids), 0), pc.utf8_is_space(ids)).to_numpy(zero_copy_only=False)
+    if empty.any():
+        raise ImportProblem(f"{table.path}: empty id at {_problem_rows(table, empty)}")
+    if len(pc.unique(ids)) != n:  # (unique hashes twice as fast as count_distinct)
+        ser = pd.Series(ids.to_pylist(), dtype=object)
+        dup = ser.duplicated(keep=False).to_numpy()
+        names = list(dict.fromkeys(ser[dup].tolist()))
+        raise ImportProblem(
+            f"{table.path}: {len(names)} ids appear more than once, e.g. "
+            + ", ".join(repr(x) for x in names[:5])
+            + f" (first at {_problem_rows(table, dup, 3)})"
+        )
+
+
+def _build_examples(
+    table: Table,
+    cmap: colmod.ColumnMap,
+    ids: pa.Array | None,
+    reached_ids: threading.Event,
+    *,
+    classes: list[str] | None,
+    split: str | None,
+) -> Examples:
     path, frame, n = table.path, table.frame, len(table.frame)
     roles = cmap.roles
     warnings: list[str] = []
@@ -652,22 +696,9 @@ def build_examples(
             + f". Columns found: {', '.join(table.columns)}. Name them with --column ROLE=NAME."
         )
 
-    # -- ids
-    if "id" in roles:
-        ids = _string_array(frame, roles["id"])
-        empty = pc.equal(pc.utf8_trim_whitespace(ids), "").to_numpy(zero_copy_only=False)
-        if empty.any():
-            raise ImportProblem(f"{path}: empty id at {_problem_rows(table, empty)}")
-        if len(pc.unique(ids)) != n:  # (unique hashes twice as fast as count_distinct)
-            ser = pd.Series(ids.to_pylist(), dtype=object)
-            dup = ser.duplicated(keep=False).to_numpy()
-            names = list(dict.fromkeys(ser[dup].tolist()))
-            raise ImportProblem(
-                f"{path}: {len(names)} ids appear more than once, e.g. "
-                + ", ".join(repr(x) for x in names[:5])
-                + f" (first at {_problem_rows(table, dup, 3)})"
-            )
-    else:
+    # -- ids: checked by build_examples' second thread; from here on, its problems come first
+    reached_ids.set()
+    if ids is None:
         ids = pc.cast(pa.array(np.arange(n)), pa.string())
 
     # labels and predictions: distinct values are looked up once, not once per row
@@ -714,10 +745,11 @@ def build_examples(
 
     # -- probabilities: check, then predictions from them where needed
     if probs is not None:
-        finite = np.isfinite(probs)
-        bad_cells = ~finite | (probs < 0) | (probs > 1)
-        bad = bad_cells.any(axis=1)
-        if bad.any():
+        bad_cells = probs >= 0  # NaN fails both comparisons, and an infinity one of them
+        bad_cells &= probs <= 1
+        np.logical_not(bad_cells, out=bad_cells)
+        if bad_cells.any():
+            bad = bad_cells.any(axis=1)
             if prob_classes is not None:
                 cols = [cmap.prob_columns[classes[j]] for j in np.flatnonzero(bad_cells.any(axis=0))]
             else:
@@ -770,7 +802,10 @@ def build_examples(
     labeled = label_idx >= 0
     if probs is not None:
         confidence = probs.max(axis=1)
-        p_label = np.where(labeled, probs[np.arange(n), np.maximum(label_idx, 0)], np.nan)
+        at = np.maximum(label_idx, 0) * n  # the given label's column, in the column-major values
+        at += np.arange(n)
+        p_label = probs.reshape(-1, order="F")[at] if probs.flags.f_contiguous else probs[np.arange(n), at // n]
+        p_label[~labeled] = np.nan
         loss = np.where(labeled, -np.log(np.clip(p_label, 1e-12, None)), np.nan)
     else:
         confidence = np.full(n, np.nan)

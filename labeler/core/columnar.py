@@ -36,12 +36,24 @@ def from_blobs(blobs: list[bytes]) -> pa.Table:
 def write(conn: sqlite3.Connection, name: str, table: pa.Table, *, progress=None) -> None:
     """Replace the stored table ``name`` (inside the caller's transaction). ``progress(rows_done)``
     is called after each chunk (and may raise to abandon the write)."""
+    write_encoded(conn, name, encode(table), progress=progress)
+
+
+def encode(table: pa.Table) -> list[tuple[int, bytes]]:
+    """``table`` as the chunks :func:`write_encoded` stores: (rows, Arrow IPC bytes). No database
+    is touched, so this can run on another thread while the caller writes something else."""
+    return [
+        (part.num_rows, _blob(part, table.schema))
+        for part in (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.num_rows, 1), CHUNK_ROWS))
+    ]
+
+
+def write_encoded(conn: sqlite3.Connection, name: str, chunks: list[tuple[int, bytes]], *, progress=None) -> None:
     delete(conn, name)
     done = 0
-    for i, start in enumerate(range(0, max(table.num_rows, 1), CHUNK_ROWS)):
-        part = table.slice(start, CHUNK_ROWS)
-        conn.execute("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", (name, i, _blob(part, table.schema)))
-        done += part.num_rows
+    for i, (rows, blob) in enumerate(chunks):
+        conn.execute("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", (name, i, blob))
+        done += rows
         if progress is not None:
             progress(done)
 

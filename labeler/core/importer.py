@@ -944,7 +944,6 @@ def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
     n = len(ex.ids)
     columns = {
         "id": ex.ids,
-        "row": pa.array(np.arange(n, dtype=np.int64)),
         "split": ex.split,
         "path": ex.path if ex.path is not None else pa.nulls(n, pa.string()),
         "text": ex.text if ex.text is not None else pa.nulls(n, pa.string()),
@@ -1015,8 +1014,14 @@ CHECK_FILES_UP_TO = 200_000
 MAX_STORED_PROBS = 256 * 2**20
 
 
+_ENCODER = ThreadPoolExecutor(1, thread_name_prefix="labeler-encode")
+
+
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
     n = len(ex.ids)
+    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
+    # encoded on a second thread while the project is made and the matrix written
+    encoding = _ENCODER.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
     new_file = not project_path.exists()
     final_lock = None
     if new_file:
@@ -1037,8 +1042,6 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             store_mod._release_lock(final_lock)
             store_mod._lock_path(project_path).unlink(missing_ok=True)
         raise
-    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
-    table = examples_table(ex, with_topk=not keep_probs)
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
         splits={s: c for s, c in zip(SPLITS, np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()) if c},
@@ -1079,11 +1082,11 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 report("writing", 0.55 + 0.4 * done / max(n, 1))
                 check_cancel()
 
-            columnar.write(c, "examples", table, progress=chunk_written)
             if keep_probs:
                 columnar.write_matrix(c, "probs", ex.probs)
             else:
                 columnar.delete(c, "probs")
+            columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
             if scores is not None:
                 columnar.write(c, "scores", scores)
                 project.set_meta("ranking", {s: "cleanlab" for s in summary.splits}, conn=c)

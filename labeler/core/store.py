@@ -407,6 +407,8 @@ class Project:
                 })
             for name in scores.column_names:
                 table = table.append_column(name, scores.column(name))
+            if "row" not in table.column_names:  # the file order: not stored, it is the position
+                table = table.add_column(1, pa.field("row", pa.int64()), [pa.array(np.arange(table.num_rows, dtype=np.int64))])
             self._examples = table
         return self._examples
 

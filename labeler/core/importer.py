@@ -1014,14 +1014,19 @@ CHECK_FILES_UP_TO = 200_000
 MAX_STORED_PROBS = 256 * 2**20
 
 
-_ENCODER = ThreadPoolExecutor(1, thread_name_prefix="labeler-encode")
+# Work an import hands to other threads (Arrow encoding, the file listing: both let go of the GIL)
+# while this one writes.
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="labeler-import")
 
 
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
     n = len(ex.ids)
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
     # encoded on a second thread while the project is made and the matrix written
-    encoding = _ENCODER.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
+    encoding = _BACKGROUND.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
+    listing = None
+    if ex.path is not None and n <= CHECK_FILES_UP_TO:
+        listing = _BACKGROUND.submit(files.missing_files, source.parent, ex.path)
     new_file = not project_path.exists()
     final_lock = None
     if new_file:
@@ -1049,11 +1054,6 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
     )
     if ex.path is None:
         summary.missing_files = 0
-    elif n <= CHECK_FILES_UP_TO:
-        missing = files.missing_files(source.parent, ex.path)
-        summary.missing_files = missing.true_count
-        if summary.missing_files:
-            summary.missing_examples = ex.path.filter(missing).slice(0, 3).to_pylist()
     scores = None
     if ex.probs is not None and not keep_probs:
         # the matrix will not be kept, so rank now, while it is here
@@ -1087,6 +1087,11 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
+            if listing is not None:
+                missing = listing.result()
+                summary.missing_files = missing.true_count
+                if summary.missing_files:
+                    summary.missing_examples = ex.path.filter(missing).slice(0, 3).to_pylist()
             if scores is not None:
                 columnar.write(c, "scores", scores)
                 project.set_meta("ranking", {s: "cleanlab" for s in summary.splits}, conn=c)

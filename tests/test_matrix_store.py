@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from labeler.core import columnar
+from labeler.core import columnar, importer
 
 
 @pytest.fixture
@@ -41,3 +41,43 @@ def test_rewriting_a_matrix_replaces_every_block(conn, monkeypatch):
     columnar.write_matrix(conn, "probs", np.ones((50, 2)))
     columnar.write_matrix(conn, "probs", np.zeros((10, 2)))
     assert np.array_equal(columnar.read_matrix(conn, "probs", 2), np.zeros((10, 2)))
+
+
+def _chunked(m: np.ndarray, rng) -> "importer.ProbColumns":
+    """``m``'s columns cut into chunks at random places (each column its own cuts)."""
+    cols = []
+    for k in range(m.shape[1]):
+        cuts = sorted(rng.choice(np.arange(1, len(m)), size=rng.integers(0, 6), replace=False).tolist())
+        cols.append([m[a:b, k].copy() for a, b in zip([0, *cuts], [*cuts, len(m)])])
+    return importer.ProbColumns(cols)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_probability_columns_in_chunks_give_what_the_matrix_gives(seed):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(2, 90)), int(rng.choice([1, 3, 8, 70]))  # 70: at_columns' other way
+    m = np.round(rng.random((n, k)), 1)  # ties
+    pc = _chunked(m, rng)
+    assert pc.shape == (n, k) and np.array_equal(pc.matrix(), m)
+    assert np.allclose(pc.row_sums(), m.sum(axis=1))
+    assert np.array_equal(pc.row_max(), m.max(axis=1)) and np.array_equal(pc.argmax(), m.argmax(axis=1))
+    cols = rng.integers(0, k, n)
+    assert np.array_equal(pc.at_columns(cols), m[np.arange(n), cols])
+    rows = int(rng.integers(1, 20))
+    blocks = list(pc.blocks(rows))
+    assert np.array_equal(np.concatenate(blocks, axis=1).T, m)
+    assert all(b.shape[1] == rows for b in blocks[:-1])
+    assert pc.valid()
+    bad = m.copy()
+    bad[rng.integers(0, n), rng.integers(0, k)] = float(rng.choice([np.nan, 1.5, -0.1, np.inf]))
+    assert not _chunked(bad, rng).valid()
+
+
+def test_probability_blocks_are_what_the_project_stores(conn, monkeypatch):
+    monkeypatch.setattr(columnar, "MATRIX_CHUNK_BYTES", 8 * 3 * 5)  # 5 rows of 3 per block
+    rng = np.random.default_rng(2)
+    m = rng.random((23, 3))
+    pc = _chunked(m, rng)
+    columnar.write_matrix(conn, "probs", pc.blocks(columnar.matrix_chunk_rows(3)))
+    assert np.array_equal(columnar.read_matrix(conn, "probs", 3), m)
+    assert np.array_equal(columnar.read_matrix_row(conn, "probs", 3, 17), m[17])

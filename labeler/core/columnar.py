@@ -83,16 +83,23 @@ def matrix_chunk_rows(k: int) -> int:
     return max(1, MATRIX_CHUNK_BYTES // (_F8.itemsize * max(k, 1)))
 
 
-def write_matrix(conn: sqlite3.Connection, name: str, m: np.ndarray) -> None:
-    """Replace the stored n x K matrix ``name`` (inside the caller's transaction). ``m`` is best
-    column-major (``order="F"``): each block is then K plain copies."""
+def write_matrix(conn: sqlite3.Connection, name: str, m) -> None:
+    """Replace the stored n x K matrix ``name`` (inside the caller's transaction). ``m`` is an
+    array, or the blocks themselves: K x R arrays for consecutive runs of ``matrix_chunk_rows(K)``
+    rows (see :func:`matrix_blocks`)."""
     delete(conn, name)
-    rows = matrix_chunk_rows(m.shape[1])
-    blocks = (
-        (name, i, np.ascontiguousarray(m[start:start + rows].T, dtype=_F8).reshape(-1).view(np.uint8))
-        for i, start in enumerate(range(0, len(m), rows))
+    blocks = matrix_blocks(m) if isinstance(m, np.ndarray) else m
+    conn.executemany(
+        "INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)",
+        ((name, i, np.ascontiguousarray(b, dtype=_F8).reshape(-1).view(np.uint8)) for i, b in enumerate(blocks)),
     )
-    conn.executemany("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", blocks)
+
+
+def matrix_blocks(m: np.ndarray):
+    """The blocks :func:`write_matrix` stores of an n x K array (cheapest when column-major)."""
+    rows = matrix_chunk_rows(m.shape[1])
+    for start in range(0, len(m), rows):
+        yield m[start:start + rows].T
 
 
 def read_matrix(conn: sqlite3.Connection, name: str, k: int) -> np.ndarray | None:

@@ -87,16 +87,13 @@ class ArrowColumns:
             return None
         return col.combine_chunks()
 
-    def floats(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
-        """A float64 column as numpy (null = NaN), copied chunk by chunk into ``out`` if given."""
-        col = self._table.column(name)
-        if out is None:
-            return np.asarray(col.to_numpy(), dtype=np.float64)
-        at = 0
-        for chunk in col.chunks:
-            out[at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-            at += len(chunk)
-        return out
+    def float_chunks(self, name: str) -> list[np.ndarray]:
+        """A float64 column's chunks as numpy (views where there are no nulls; null = NaN)."""
+        return [c.to_numpy(zero_copy_only=False) for c in self._table.column(name).chunks]
+
+    def floats(self, name: str) -> np.ndarray:
+        """A float64 column as numpy (null = NaN)."""
+        return np.asarray(self._table.column(name).to_numpy(), dtype=np.float64)
 
 
 @dataclass
@@ -486,6 +483,121 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 # building examples
 
 
+class ProbColumns:
+    """n x K class probabilities as K float64 columns, each a list of chunks: numpy views of the
+    reader's Arrow buffers. Checks and derived figures go column by column, and the project's
+    blocks are cut from the columns directly: no n x K copy is made unless :meth:`matrix` is asked
+    for (ranking at import, top-k of very many classes)."""
+
+    def __init__(self, columns: list[list[np.ndarray]]):
+        self.columns = columns
+        self.starts = [np.cumsum([0] + [len(c) for c in chunks]) for chunks in columns]
+        self.shape = (int(self.starts[0][-1]) if columns else 0, len(columns))
+        self._matrix: np.ndarray | None = None
+
+    @classmethod
+    def from_matrix(cls, m: np.ndarray) -> "ProbColumns":
+        m = np.asfortranarray(m, dtype=np.float64)
+        out = cls([[m[:, k]] for k in range(m.shape[1])])
+        out._matrix = m
+        return out
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def reorder(self, order: list[int]) -> "ProbColumns":
+        return ProbColumns([self.columns[j] for j in order])
+
+    def chunks(self, k: int):
+        """(first row, values) of each chunk of column ``k``."""
+        return zip(self.starts[k][:-1].tolist(), self.columns[k])
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a K x (stop - start) array (column by column)."""
+        out = np.empty((self.shape[1], stop - start))
+        for k, chunks in enumerate(self.columns):
+            st = self.starts[k]
+            first = int(np.searchsorted(st, start, side="right")) - 1
+            at = start
+            for j in range(first, len(chunks)):
+                if at >= stop:
+                    break
+                part = chunks[j][at - st[j] : stop - st[j]]
+                out[k, at - start : at - start + len(part)] = part
+                at += len(part)
+        return out
+
+    def blocks(self, rows: int):
+        for start in range(0, self.shape[0], rows):
+            yield self.block(start, min(start + rows, self.shape[0]))
+
+    def gather(self, k: int, rows: np.ndarray) -> np.ndarray:
+        """Column ``k`` at ``rows`` (ascending)."""
+        out = np.empty(len(rows))
+        st = self.starts[k]
+        cut = np.searchsorted(rows, st)
+        for j, chunk in enumerate(self.columns[k]):
+            sel = rows[cut[j] : cut[j + 1]]
+            out[cut[j] : cut[j + 1]] = chunk[sel - st[j]]
+        return out
+
+    def matrix(self) -> np.ndarray:
+        """The n x K matrix (column-major), made on first use."""
+        if self._matrix is None:
+            m = np.empty(self.shape, order="F")
+            for k in range(self.shape[1]):
+                for start, chunk in self.chunks(k):
+                    m[start : start + len(chunk), k] = chunk
+            self._matrix = m
+        return self._matrix
+
+    def valid(self) -> bool:
+        """Every value is a number from 0 to 1 (NaN fails both comparisons)."""
+        return all(len(c) == 0 or (c.min() >= 0 and c.max() <= 1) for chunks in self.columns for c in chunks)
+
+    def row_sums(self) -> np.ndarray:
+        out = np.zeros(self.shape[0])
+        for k in range(self.shape[1]):
+            for start, chunk in self.chunks(k):
+                out[start : start + len(chunk)] += chunk
+        return out
+
+    def row_max(self) -> np.ndarray:
+        out = np.full(self.shape[0], -np.inf)
+        for k in range(self.shape[1]):
+            for start, chunk in self.chunks(k):
+                np.maximum(out[start : start + len(chunk)], chunk, out=out[start : start + len(chunk)])
+        return out
+
+    def argmax(self) -> np.ndarray:
+        """Each row's most probable column (the first, on ties, as numpy's argmax)."""
+        best = np.full(self.shape[0], -np.inf)
+        arg = np.zeros(self.shape[0], dtype=np.int64)
+        for k in range(self.shape[1]):
+            for start, chunk in self.chunks(k):
+                b = best[start : start + len(chunk)]
+                higher = chunk > b
+                np.copyto(b, chunk, where=higher)
+                np.copyto(arg[start : start + len(chunk)], k, where=higher)
+        return arg
+
+    def at_columns(self, cols: np.ndarray) -> np.ndarray:
+        """Each row's value in column ``cols[row]`` (0 <= cols < K)."""
+        out = np.empty(self.shape[0])
+        if self.shape[1] <= 64:  # one pass of compares per column
+            for k in range(self.shape[1]):
+                mine = cols == k
+                for start, chunk in self.chunks(k):
+                    np.copyto(out[start : start + len(chunk)], chunk, where=mine[start : start + len(chunk)])
+            return out
+        order = np.argsort(cols, kind="stable")  # many columns: the rows of each, once
+        cut = np.searchsorted(cols[order], np.arange(self.shape[1] + 1))
+        for k in range(self.shape[1]):
+            rows = order[cut[k] : cut[k + 1]]
+            out[rows] = self.gather(k, rows)
+        return out
+
 @dataclass
 class Examples:
     """Everything derived from a table, column-wise, ready to store."""
@@ -502,7 +614,7 @@ class Examples:
     wrong: np.ndarray
     meta: list[str | None]
     classes: list[str]
-    probs: np.ndarray | None
+    probs: ProbColumns | None
     unlabeled: int
     warnings: list[str]
 
@@ -555,24 +667,26 @@ def _encode(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist()
 
 
-def _floats(table: Table, col: str, what: str, out: np.ndarray | None = None) -> np.ndarray:
-    """A column as float64 (refused where a value is not a number), written into ``out`` if given."""
+def _float_chunks(table: Table, col: str, what: str) -> list[np.ndarray]:
+    """A column as float64 chunks: views of Arrow's buffers where it parsed them already."""
     if col in table.float_columns and isinstance(table.frame, ArrowColumns):
-        return table.frame.floats(col, out)
+        return table.frame.float_chunks(col)
+    return [_floats(table, col, what)]
+
+
+def _floats(table: Table, col: str, what: str) -> np.ndarray:
+    """A column as float64, refused where a value is not a number."""
+    if col in table.float_columns and isinstance(table.frame, ArrowColumns):
+        return table.frame.floats(col)
     s = table.frame[col]
     if col in table.float_columns:
-        vals = s.to_numpy(dtype=np.float64)
-        if out is not None:
-            out[:] = vals
-        return vals
+        return s.to_numpy(dtype=np.float64)
     vals = pd.to_numeric(s.replace("", np.nan) if s.dtype == object else s, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(vals) & ~(s.astype(str).str.strip().str.lower().isin(["nan"])).to_numpy()
     if bad.any():
         raise ImportProblem(
             f"{table.path}: column {col!r} ({what}) is not a number at {_problem_rows(table, bad)}"
         )
-    if out is not None:
-        out[:] = vals
     return vals
 
 
@@ -599,11 +713,13 @@ def build_examples(
     while this one reads the probabilities (Arrow and numpy let go of the GIL): their problems are
     still reported in the order the checks come in."""
     ids = _string_array(table.frame, cmap.roles["id"]) if "id" in cmap.roles else None
-    with ThreadPoolExecutor(1, thread_name_prefix="labeler-ids") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="labeler-check") as pool:
         checked = pool.submit(_check_ids, table, ids) if ids is not None else None
+        encoded = {role: pool.submit(lambda c: _encode(_string_array(table.frame, c)), cmap.roles[role])
+                   for role in ("pred", "split") if role in cmap.roles}
         reached_ids = threading.Event()
         try:
-            ex = _build_examples(table, cmap, ids, reached_ids, classes=classes, split=split)
+            ex = _build_examples(table, cmap, ids, reached_ids, encoded, classes=classes, split=split)
         except ImportProblem:
             if checked is not None and reached_ids.is_set():
                 checked.result()  # an id problem comes before the later checks'
@@ -634,6 +750,7 @@ def _build_examples(
     cmap: colmod.ColumnMap,
     ids: pa.Array | None,
     reached_ids: threading.Event,
+    encoded: dict,  # role -> a future of _encode(that column)
     *,
     classes: list[str] | None,
     split: str | None,
@@ -674,12 +791,11 @@ def _build_examples(
             probs = None
         if probs is None or probs.ndim != 2:
             raise ImportProblem(f"{path}: column {list_col!r} holds values that are not numbers")
-        probs = np.asfortranarray(probs)  # the layout the project stores (see columnar.write_matrix)
+        probs = ProbColumns.from_matrix(probs)
     elif cmap.prob_columns:
         prob_classes = list(cmap.prob_columns)
-        probs = np.empty((n, len(prob_classes)), order="F")  # column-major: each column is one copy
-        for k, (name, c) in enumerate(cmap.prob_columns.items()):
-            _floats(table, c, f"probability of class {name!r}", out=probs[:, k])
+        probs = ProbColumns([_float_chunks(table, c, f"probability of class {name!r}")
+                             for name, c in cmap.prob_columns.items()])
 
     # -- missing roles
     missing = []
@@ -708,7 +824,7 @@ def _build_examples(
 
     pred_codes = pred_values = None
     if "pred" in roles:
-        pred_codes, pred_values = _encode(_string_array(frame, roles["pred"]))
+        pred_codes, pred_values = encoded["pred"].result()
     preds = None  # a list, only where the classes must be inferred from it
 
     # -- classes
@@ -727,13 +843,13 @@ def _build_examples(
                     f"{path}: the probability columns are for classes {prob_classes}, the class list is {classes}"
                 )
             order = [prob_classes.index(c) for c in classes]
-            probs = probs[:, order]
+            probs = probs.reorder(order)
     elif prob_classes is not None:
         classes = prob_classes
     elif probs is not None:
         if pred_codes is not None:
             preds = np.array(pred_values, dtype=object)[pred_codes].tolist()
-        classes = _infer_list_order(path, probs, preds)
+        classes = _infer_list_order(path, probs.matrix(), preds)
     else:
         seen = {v for v in label_values if v is not None} | set(pred_values or [])
         seen.discard("")
@@ -745,36 +861,35 @@ def _build_examples(
 
     # -- probabilities: check, then predictions from them where needed
     if probs is not None:
-        bad_cells = probs >= 0  # NaN fails both comparisons, and an infinity one of them
-        bad_cells &= probs <= 1
-        np.logical_not(bad_cells, out=bad_cells)
-        if bad_cells.any():
+        if not probs.valid():
+            m = probs.matrix()
+            bad_cells = ~((m >= 0) & (m <= 1))  # NaN fails both comparisons, and an infinity one
             bad = bad_cells.any(axis=1)
             if prob_classes is not None:
                 cols = [cmap.prob_columns[classes[j]] for j in np.flatnonzero(bad_cells.any(axis=0))]
             else:
                 cols = [list_col]
             first = int(np.flatnonzero(bad)[0])
-            value = float(probs[first][bad_cells[first]][0])
+            value = float(m[first][bad_cells[first]][0])
             raise ImportProblem(
                 f"{path}: probabilities must be between 0 and 1 (no NaN or inf); column"
                 f"{'s' if len(cols) > 1 else ''} {', '.join(repr(c) for c in cols[:5])} at {_problem_rows(table, bad)}"
                 f" (e.g. {value!r} at {table.where(first)})"
             )
-        off = np.abs(probs.sum(axis=1) - 1.0) > SUM_TOLERANCE
+        off = np.abs(probs.row_sums() - 1.0) > SUM_TOLERANCE
         if off.any():
             warnings.append(
                 f"{int(off.sum())} rows have probabilities that do not sum to 1 (beyond {SUM_TOLERANCE:g}),"
                 f" e.g. {_problem_rows(table, off, 3)}; the values are kept as they are"
             )
     if pred_codes is None:
-        pred_idx = probs.argmax(axis=1)
+        pred_idx = probs.argmax()
     else:
         # -3: an empty cell, the argmax of the probabilities where there are any
         pred_idx = np.array([-3 if v == "" else index.get(v, -2) for v in pred_values], dtype=np.int64)[pred_codes]
         empty_pred = pred_idx == -3
         if probs is not None and empty_pred.any():
-            pred_idx = np.where(empty_pred, probs.argmax(axis=1), pred_idx)
+            pred_idx = np.where(empty_pred, probs.argmax(), pred_idx)
         elif empty_pred.any():
             raise ImportProblem(f"{path}: empty prediction at {_problem_rows(table, empty_pred)}")
     if pred_codes is not None:
@@ -782,7 +897,7 @@ def _build_examples(
 
     # -- split
     if "split" in roles:
-        codes, uniques = _encode(_string_array(frame, roles["split"]))
+        codes, uniques = encoded["split"].result()
         mapped = [SPLIT_VALUES.get(str(v).strip().lower()) for v in uniques]
         split_idx = np.array([-1 if m is None else SPLITS.index(m) for m in mapped], dtype=np.int64)[codes]
         bad = split_idx < 0
@@ -801,10 +916,8 @@ def _build_examples(
     # -- derived figures (the top-k is derived when it is stored: see _write)
     labeled = label_idx >= 0
     if probs is not None:
-        confidence = probs.max(axis=1)
-        at = np.maximum(label_idx, 0) * n  # the given label's column, in the column-major values
-        at += np.arange(n)
-        p_label = probs.reshape(-1, order="F")[at] if probs.flags.f_contiguous else probs[np.arange(n), at // n]
+        confidence = probs.row_max()
+        p_label = probs.at_columns(np.maximum(label_idx, 0))
         p_label[~labeled] = np.nan
         loss = np.where(labeled, -np.log(np.clip(p_label, 1e-12, None)), np.nan)
     else:
@@ -956,7 +1069,7 @@ def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
         "meta": pa.array(ex.meta, pa.string()) if ex.meta is not None else pa.nulls(n, pa.string()),
     }
     if with_topk and ex.probs is not None:
-        top, top_p = _topk(ex.probs, TOPK)
+        top, top_p = _topk(ex.probs.matrix(), TOPK)
         columns["topk_idx"] = _fixed_lists(top.astype(np.int32), pa.int32())
         columns["topk_p"] = _fixed_lists(top_p, pa.float64())
     return pa.table(columns)
@@ -991,7 +1104,7 @@ def _scores_now(ex: Examples) -> pa.Table:
     for s in range(len(SPLITS)):
         rows = np.flatnonzero((splits == s) & (labels >= 0))
         if len(rows):
-            q, f, sug, _ = score_split(labels[rows], ex.probs[rows])
+            q, f, sug, _ = score_split(labels[rows], ex.probs.matrix()[rows])
             quality[rows], flagged[rows], suggested[rows] = q, f, sug
     ranked = labels >= 0
     return pa.table({
@@ -1019,14 +1132,18 @@ MAX_STORED_PROBS = 256 * 2**20
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="labeler-import")
 
 
-def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
-    n = len(ex.ids)
-    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
-    # encoded on a second thread while the project is made and the matrix written
-    encoding = _BACKGROUND.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
-    listing = None
-    if ex.path is not None and n <= CHECK_FILES_UP_TO:
-        listing = _BACKGROUND.submit(files.missing_files, source.parent, ex.path)
+@dataclass
+class _Target:
+    """Where an import writes: the project itself, or for a first import a scratch file renamed into
+    place at the end, while the final name's lock is held."""
+
+    project: Project
+    path: Path
+    new_file: bool
+    final_lock: int | None
+
+
+def _open_target(project_path: Path) -> _Target:
     new_file = not project_path.exists()
     final_lock = None
     if new_file:
@@ -1043,10 +1160,48 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
     try:
         project = Project.create(target, scratch=True) if new_file else Project.open(project_path)
     except BaseException:
-        if final_lock is not None:
-            store_mod._release_lock(final_lock)
-            store_mod._lock_path(project_path).unlink(missing_ok=True)
+        _release_final_lock(final_lock, project_path)
         raise
+    return _Target(project, target, new_file, final_lock)
+
+
+def _release_final_lock(final_lock: int | None, project_path: Path) -> None:
+    if final_lock is not None:
+        # leave nothing behind: a later writer (and a refused one, which re-checks that the
+        # project exists once it has the lock) makes its own lock file
+        store_mod._release_lock(final_lock)
+        store_mod._lock_path(project_path).unlink(missing_ok=True)
+
+
+def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
+    """Close ``t``; a failed first import leaves no file behind."""
+    try:
+        if failed:
+            t.project.close()
+            if t.new_file:
+                _remove_db_files(t.path)
+    finally:
+        if t.new_file:
+            t.path.with_name(t.path.name + ".lock").unlink(missing_ok=True)
+        _release_final_lock(t.final_lock, project_path)
+
+
+def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
+    n = len(ex.ids)
+    keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
+    # encoded on a second thread while the project is made and the matrix written
+    encoding = _BACKGROUND.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
+    listing = None
+    if ex.path is not None and n <= CHECK_FILES_UP_TO:
+        listing = _BACKGROUND.submit(files.missing_files, source.parent, ex.path)
+    scores = None
+    if ex.probs is not None and not keep_probs:
+        # the matrix will not be kept, so rank now, while it is here
+        report("ranking", 0.5)
+        scores = _scores_now(ex)
+        check_cancel()
+    target = _open_target(project_path)
+    project, new_file = target.project, target.new_file
     summary = ImportSummary(
         project=project_path, source=source, rows=n,
         splits={s: c for s, c in zip(SPLITS, np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()) if c},
@@ -1054,12 +1209,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
     )
     if ex.path is None:
         summary.missing_files = 0
-    scores = None
-    if ex.probs is not None and not keep_probs:
-        # the matrix will not be kept, so rank now, while it is here
-        report("ranking", 0.5)
-        scores = _scores_now(ex)
-        check_cancel()
+    if scores is not None:
         summary.warnings.append(
             f"{ex.probs.shape[1]} classes x {n} rows: only the top-{TOPK} probabilities and the given label's"
             " are kept in the project; the label-quality ranking was computed now"
@@ -1083,7 +1233,8 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 check_cancel()
 
             if keep_probs:
-                columnar.write_matrix(c, "probs", ex.probs)
+                k = ex.probs.shape[1]
+                columnar.write_matrix(c, "probs", ex.probs.blocks(columnar.matrix_chunk_rows(k)))
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
@@ -1115,21 +1266,12 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
         else:
             project.close()
         if new_file:
-            os.replace(target, project_path)
+            os.replace(target.path, project_path)
             _fsync_dir(project_path.parent)  # the rename itself survives a power cut
     except BaseException:
-        project.close()
-        if new_file:
-            _remove_db_files(target)
+        _finish_target(target, project_path, failed=True)
         raise
-    finally:
-        if new_file:
-            target.with_name(target.name + ".lock").unlink(missing_ok=True)
-        if final_lock is not None:
-            # leave nothing behind: a later writer (and a refused one, which re-checks that the
-            # project exists once it has the lock) makes its own lock file
-            store_mod._release_lock(final_lock)
-            store_mod._lock_path(project_path).unlink(missing_ok=True)
+    _finish_target(target, project_path, failed=False)
     report("done", 1.0)
     return summary
 

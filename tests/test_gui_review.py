@@ -459,3 +459,46 @@ def test_text_examples_show_in_a_text_view(qtbot, tmp_path):
     qtbot.keyClick(win.item_view, Qt.Key.Key_M)
     assert win.session.decision("t1").tags == {"mislabeled"}
     win.close()
+
+
+def test_the_next_image_is_painted_before_the_move_is_written(qtbot, win, monkeypatch):
+    """Right: when the next image is decoded already, it is on screen before the "reviewed" write
+    (one fsync'd transaction) and the panels; the session then moves as always."""
+    s, view = win.session, win.item_view.image_view
+    prefetcher = win.item_view.prefetcher
+    painted = []
+    monkeypatch.setattr(view, "paintEvent", lambda e, paint=view.paintEvent: (paint(e), painted.append(view.image().cacheKey() if view.image() else None)))
+    seen_at_write = []
+    real_write = s.project.write_decision
+    monkeypatch.setattr(s.project, "write_decision", lambda *a, **k: (seen_at_write.append(list(painted)), real_write(*a, **k))[1])
+    for _ in range(5):
+        nxt = s.items[s.position + 1]
+        path = win.item_view._path(nxt)
+        qtbot.waitUntil(lambda: isinstance(prefetcher.get(path, win.item_view.decode_size()), type(view.image())))
+        want = prefetcher.get(path, win.item_view.decode_size()).cacheKey()
+        before = len(painted)
+        key(qtbot, win, Qt.Key.Key_Right)
+        assert want in seen_at_write[-1][before:]  # painted, then written
+        assert s.current_id == nxt and view.image().cacheKey() == want
+        assert win.panel.id_label.text().startswith(nxt)  # the panels follow the move
+
+
+def test_a_move_that_cannot_be_written_shows_the_item_it_stays_on(qtbot, win, monkeypatch):
+    from labeler.core.store import ProjectError
+
+    s, view = win.session, win.item_view.image_view
+    here = s.current_id
+    qtbot.waitUntil(lambda: view.image() is not None)
+    shown = view.image().cacheKey()
+    nxt_path = win.item_view._path(s.items[1])
+    qtbot.waitUntil(lambda: win.item_view.prefetcher.get(nxt_path, win.item_view.decode_size()) is not None)
+
+    def refuse(*a, **k):
+        raise ProjectError("disk full")
+
+    monkeypatch.setattr(s.project, "write_decision", refuse)
+    monkeypatch.setattr("labeler.gui.main_window.QMessageBox.critical", lambda *a: None)
+    key(qtbot, win, Qt.Key.Key_Right)
+    assert s.current_id == here
+    assert view.image().cacheKey() == shown
+    assert win.saved_label.text() == "NOT saved"

@@ -6,6 +6,8 @@ tests name their row in /work/shared/BAD_INPUTS.md.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -403,3 +405,30 @@ def test_zoom_before_the_view_has_a_size(qtbot):
     widget.zoom_out()
     assert widget.zoom_factor() == pytest.approx(1.0)
     widget.grab()  # paints without dividing by zero
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_workers_decode_at_a_lower_cpu_priority_than_the_gui_thread(qtbot, prefetcher, tmp_path, monkeypatch):
+    """A key press must get a core at once even while every core is decoding ahead."""
+    seen = []
+    real = prefetch_module.decode
+
+    def recording(path, size):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(path, size)
+
+    monkeypatch.setattr(prefetch_module, "decode", recording)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    paths = [str(make_jpeg(tmp_path / f"{i}.jpg")) for i in range(4)]
+    prefetcher.prefetch(paths, SIZE)
+    wait_idle(qtbot, prefetcher)
+    assert len(seen) == 4
+    assert all(p == min(19, gui + prefetch_module.WORKER_NICENESS) for p in seen)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the GUI thread keeps its own
+
+
+def test_the_application_hands_the_gil_back_quickly(qapp):
+    from labeler.gui.app import application
+
+    application()
+    assert sys.getswitchinterval() <= 0.001

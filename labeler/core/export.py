@@ -99,7 +99,7 @@ def collect_corrections(project: Project) -> list[Correction]:
     }
     out = []
     for eid, d in wanted.items():
-        ex = project.example(eid)
+        ex = project.example(eid, topk=False)
         if ex is None:  # removed by a re-import; its review is kept
             out.append(Correction(eid, None, None, None, None, None, d))
         else:

@@ -261,7 +261,7 @@ def _strips(project: Project, examples: dict[str, list[dict]], tally: dict, canc
             if cancel is not None and cancel.is_set():
                 return ""
             d = it["decision"]
-            ex = project.example(it["id"])
+            ex = project.example(it["id"], topk=False)
             fix = f'<div class="fix" title="corrected label">fixed: {esc(d.label)}</div>' if d.label is not None else ""
             note = f'<div class="n" title="{esc(d.note)}">{esc(d.note)}</div>' if d.note else ""
             cells.append(

@@ -125,10 +125,15 @@ class ReviewSession:
                 self._row_of[example_id] = row
         return row
 
-    def example(self, example_id: str | None = None) -> dict | None:
+    def path_of(self, example_id: str) -> str | None:
+        """The example's file as the predictions file gives it (no other column is read)."""
+        row = self.row_of(example_id)
+        return None if row is None else self.project.path_at(row)
+
+    def example(self, example_id: str | None = None, *, topk: bool = True) -> dict | None:
         eid = example_id if example_id is not None else self.current_id
         row = None if eid is None else self.row_of(eid)
-        return None if row is None else self.project.example_at(row)
+        return None if row is None else self.project.example_at(row, topk=topk)
 
     # -- moving --------------------------------------------------------------------------------
     def goto(self, index: int) -> None:

@@ -424,16 +424,21 @@ class Project:
         except KeyError:
             return None
 
-    def example(self, example_id: str) -> dict | None:
+    def example(self, example_id: str, *, topk: bool = True) -> dict | None:
         i = self.example_row(example_id)
-        return None if i is None else self.example_at(i)
+        return None if i is None else self.example_at(i, topk=topk)
 
-    def example_at(self, i: int) -> dict:
-        """The example at position ``i`` of the file order, with top-k and metadata decoded."""
+    def path_at(self, i: int) -> str | None:
+        """The example file of the example at position ``i`` (None for a text example)."""
+        return self.examples_table().column("path")[i].as_py()
+
+    def example_at(self, i: int, *, topk: bool = True) -> dict:
+        """The example at position ``i`` of the file order, with metadata decoded and (``topk``) its
+        most probable classes, which take a read of its block of the probabilities."""
         d = self.examples_table().slice(i, 1).to_pylist()[0]
         if "topk_idx" in d:  # stored where the full matrix is not (many classes)
             d["topk"] = [[c, p] for c, p in zip(d.pop("topk_idx") or [], d.pop("topk_p") or [])]
-        else:
+        elif topk:
             d["topk"] = self._topk_of_row(i)
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
         return d

@@ -90,7 +90,7 @@ class ItemView(QStackedWidget):
             return
         path = self._path(eid)
         if path is None:
-            ex = s.example(eid)
+            ex = s.example(eid, topk=False)
             self._current = None
             self._shown_id = None
             self.text_view.setPlainText((ex or {}).get("text") or "(this example has neither an image nor a text)")
@@ -105,6 +105,20 @@ class ItemView(QStackedWidget):
             self._ahead = ([path, *[p for p in map(self._path, around) if p]], size)
             self._ahead_timer.start()
             self._show_if_ready()
+
+    def show_now(self, eid: str) -> bool:
+        """Paint ``eid``'s image at once, if it is decoded already: called just before a move to it,
+        so the picture is on screen before the move's decision is written and the panels redrawn.
+        ``refresh`` then finds it in place and leaves it."""
+        path = self._path(eid)
+        hit = self.prefetcher.get(path, self.decode_size()) if path is not None else None
+        if not isinstance(hit, QImage):
+            return False
+        self.loading.hide()
+        self.setCurrentWidget(self.image_view)
+        self.image_view.set_image(hit)
+        self.image_view.repaint()
+        return True
 
     def _prefetch_ahead(self) -> None:
         if self._ahead is not None:
@@ -122,8 +136,7 @@ class ItemView(QStackedWidget):
     # -- internals -----------------------------------------------------------------------------
     def _path(self, eid: str) -> str | None:
         if eid not in self._paths:
-            ex = self._session.example(eid) if self._session else None
-            p = self._session.project.resolve(ex.get("path")) if ex else None
+            p = self._session.project.resolve(self._session.path_of(eid)) if self._session else None
             self._paths[eid] = os.fspath(p) if p is not None else None
         return self._paths[eid]
 
@@ -143,7 +156,9 @@ class ItemView(QStackedWidget):
         self.loading.hide()
         self._shown_id, self._shown_size = eid, self.decode_size()
         if isinstance(hit, QImage):
-            self.image_view.set_image(hit)
+            shown = self.image_view.image()
+            if shown is None or shown.cacheKey() != hit.cacheKey():  # (show_now may have put it there)
+                self.image_view.set_image(hit)
         else:
             assert isinstance(hit, Decoded)
             self.image_view.set_placeholder(hit.reason or "cannot show this image", path)

@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         call = lambda name, *a: (lambda: self._do(name, *a))
         view = self.item_view.image_view
         return {
-            "next": call("next"), "prev": call("prev"), "accept_prediction": call("accept_prediction"),
+            "next": lambda: self._move("next", +1), "prev": lambda: self._move("prev", -1),
+            "accept_prediction": call("accept_prediction"),
             "choose_label": self.choose_label, "note": self.edit_note,
             **{k: call("toggle_tag", tag) for k, tag in keymapmod.TAGS.items()},
             **{f"error_type_{i}": call("toggle_error_type", i) for i in range(1, 10)},
@@ -104,6 +105,19 @@ class MainWindow(QMainWindow):
             "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_reset": view.zoom_reset,
             "help": self.toggle_help,
         }
+
+    def _move(self, method: str, step: int) -> None:
+        """Next or previous item: its image (decoded ahead) is painted first, then the session moves
+        (writing "reviewed", one committed transaction) and the panels follow."""
+        s = self.session
+        if s is None or not 0 <= s.position + step < len(s.items):
+            self._do(method)
+            return
+        here = s.current_id
+        shown = self.item_view.show_now(s.items[s.position + step])
+        self._do(method)
+        if shown and self.session is s and s.current_id == here:  # the move failed: show where we are
+            self.item_view.refresh()
 
     def _do(self, method: str, *args) -> None:
         """Call one session function; redraw once afterwards; show "saved" only once it returned."""

@@ -15,7 +15,9 @@ Typical use, on every move to a new item::
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from collections import OrderedDict
 
@@ -55,6 +57,7 @@ class _DecodeJob(QRunnable):
         self._lock = lock
 
     def run(self) -> None:
+        _yield_to_the_gui_thread()
         ticket = self._ticket
         with self._lock:
             if ticket.cancelled:
@@ -67,6 +70,20 @@ class _DecodeJob(QRunnable):
         except Exception as exc:  # a worker must always report back
             result = Decoded(None, f"unsupported: {type(exc).__name__}: {exc}")
         self._signals.finished.emit(ticket, result)
+
+
+def _yield_to_the_gui_thread() -> None:
+    """Lower this worker thread's CPU priority (Linux: nice is per thread), so a key press on a
+    machine whose cores are all decoding still gets one at once. Decoding ahead loses nothing: it
+    only waits while the GUI thread works."""
+    if sys.platform.startswith("linux") and not getattr(_NICE, "done", False):
+        _NICE.done = True
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+
+
+WORKER_NICENESS = 10
+_NICE = threading.local()
 
 
 def _to_qimage(decoded: Decoded) -> QImage:

@@ -28,13 +28,20 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 def split_counts(frame: pd.DataFrame) -> dict[str, dict]:
     """Per split present: labeled examples, errors, error rate and its 95% interval."""
     out = {}
-    labeled = frame[frame["label"].notna()]
-    for s in SPLITS:
-        part = labeled[labeled["split"] == s]
-        if len(frame[frame["split"] == s]) == 0:
+    # one pass over the split column (comparing a million strings per split took 0.5 s)
+    split = frame["split"]
+    if not isinstance(split.dtype, pd.CategoricalDtype) or list(split.cat.categories) != list(SPLITS):
+        split = pd.Categorical(split, categories=list(SPLITS))
+    codes = np.asarray(split.cat.codes if isinstance(split, pd.Series) else split.codes)
+    labeled = frame["label"].notna().to_numpy()
+    wrong = frame["wrong"].to_numpy(dtype=bool)
+    present = np.bincount(codes[codes >= 0], minlength=len(SPLITS))
+    examples = np.bincount(codes[labeled & (codes >= 0)], minlength=len(SPLITS))
+    errors = np.bincount(codes[labeled & wrong & (codes >= 0)], minlength=len(SPLITS))
+    for i, s in enumerate(SPLITS):
+        if present[i] == 0:
             continue
-        n = int(len(part))
-        k = int(part["wrong"].sum())
+        n, k = int(examples[i]), int(errors[i])
         lo, hi = wilson(k, n)
         out[s] = {"examples": n, "errors": k, "error_rate": (k / n) if n else 0.0, "ci95": [lo, hi]}
     return out

@@ -489,6 +489,8 @@ class ProbColumns:
     blocks are cut from the columns directly: no n x K copy is made unless :meth:`matrix` is asked
     for (ranking at import, top-k of very many classes)."""
 
+    REFILL_BYTES = 8 << 20
+
     def __init__(self, columns: list[list[np.ndarray]]):
         self.columns = columns
         self.starts = [np.cumsum([0] + [len(c) for c in chunks]) for chunks in columns]
@@ -516,6 +518,10 @@ class ProbColumns:
     def block(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as a K x (stop - start) array (column by column)."""
         out = np.empty((self.shape[1], stop - start))
+        self._fill(out, start, stop)
+        return out
+
+    def _fill(self, out: np.ndarray, start: int, stop: int) -> None:
         for k, chunks in enumerate(self.columns):
             st = self.starts[k]
             first = int(np.searchsorted(st, start, side="right")) - 1
@@ -526,11 +532,18 @@ class ProbColumns:
                 part = chunks[j][at - st[j] : stop - st[j]]
                 out[k, at - start : at - start + len(part)] = part
                 at += len(part)
-        return out
 
     def blocks(self, rows: int):
-        for start in range(0, self.shape[0], rows):
-            yield self.block(start, min(start + rows, self.shape[0]))
+        """Rows in runs of ``rows``, each a K x rows array. They are views of one buffer, refilled
+        a few MB at a time: use each before asking for the next."""
+        n, k = self.shape
+        per = max(1, self.REFILL_BYTES // (8 * k * rows)) * rows  # rows per refill: whole runs
+        buf = np.empty((k, min(per, n)))
+        for a in range(0, n, per):
+            b = min(a + per, n)
+            self._fill(buf[:, : b - a], a, b)
+            for start in range(0, b - a, rows):
+                yield buf[:, start : min(start + rows, b - a)]
 
     def gather(self, k: int, rows: np.ndarray) -> np.ndarray:
         """Column ``k`` at ``rows`` (ascending)."""

@@ -1245,9 +1245,12 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 report("writing", 0.55 + 0.4 * done / max(n, 1))
                 check_cancel()
 
+            flushing = None
             if keep_probs:
                 k = ex.probs.shape[1]
                 columnar.write_matrix(c, "probs", ex.probs.blocks(columnar.matrix_chunk_rows(k)))
+                if new_file:  # the bulk of a new project is on its way to the disk while the rest is written
+                    flushing = _BACKGROUND.submit(_fdatasync, target.path)
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
@@ -1274,6 +1277,8 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             history = list(project.meta("imports", []))
             history.append({"source": str(source), "rows": n, "at": now_iso()})
             project.set_meta("imports", history, conn=c)
+        if flushing is not None:
+            flushing.result()
         if new_file:
             project.seal()
         else:
@@ -1287,6 +1292,15 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
     _finish_target(target, project_path, failed=False)
     report("done", 1.0)
     return summary
+
+
+def _fdatasync(path: Path) -> None:
+    """Write ``path``'s data so far to the disk (a later fsync has less to wait for)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

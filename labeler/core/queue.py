@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .frame import labeled
+
 ORDERS = ("random", "loss", "confidence", "quality", "file")
 SCOPES = ("errors", "all", "flagged")
 
@@ -69,7 +71,7 @@ def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None
         raise ValueError(f"unknown scope {spec.scope!r}")
     if spec.split == "test" and not spec.allow_test:
         raise QueueRefused(TEST_REFUSAL)
-    mask = (frame["split"] == spec.split).to_numpy() & frame["label"].notna().to_numpy()
+    mask = (frame["split"] == spec.split).to_numpy() & labeled(frame)
     if spec.scope == "errors":
         mask &= frame["wrong"].to_numpy(dtype=bool)
     elif spec.scope == "flagged":

@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from . import frame as framemod
 from .queue import QueueSpec, build
 
 Progress = Callable[[str, float], None]
@@ -152,7 +153,7 @@ def _frame_in_sample(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
 
 
 def _labeled_rows(frame: pd.DataFrame, split: str) -> np.ndarray:
-    return np.flatnonzero((frame["split"] == split).to_numpy() & frame["label"].notna().to_numpy())
+    return np.flatnonzero((frame["split"] == split).to_numpy() & framemod.labeled(frame))
 
 
 def _label_codes(labels: np.ndarray, classes: list[str]) -> np.ndarray:

@@ -33,7 +33,7 @@ def split_counts(frame: pd.DataFrame) -> dict[str, dict]:
     if not isinstance(split.dtype, pd.CategoricalDtype) or list(split.cat.categories) != list(SPLITS):
         split = pd.Categorical(split, categories=list(SPLITS))
     codes = np.asarray(split.cat.codes if isinstance(split, pd.Series) else split.codes)
-    labeled = frame["label"].notna().to_numpy()
+    labeled = frame["label_i"].to_numpy() >= 0 if "label_i" in frame.columns else frame["label"].notna().to_numpy()
     wrong = frame["wrong"].to_numpy(dtype=bool)
     present = np.bincount(codes[codes >= 0], minlength=len(SPLITS))
     examples = np.bincount(codes[labeled & (codes >= 0)], minlength=len(SPLITS))

@@ -25,6 +25,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from . import frame as framemod
 from .stats import SPLITS, Z95, diagnose, examples_for_halfwidth, wilson
 from .store import BUILTIN_TAGS, Decision, Project
 
@@ -118,8 +119,8 @@ class ErrorIndex:
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
-        self._split = frame["split"].to_numpy(dtype=object)
-        labeled = frame["label"].notna().to_numpy()
+        self._split = frame["split"]  # categorical (frame.load): comparisons are of codes
+        labeled = framemod.labeled(frame)
         self._labeled = labeled
         self._wrong = frame["wrong"].to_numpy(dtype=bool) & labeled
         self._by_split: dict[str, SplitErrors] = {}
@@ -132,7 +133,7 @@ class ErrorIndex:
 
     def _mask(self, name: str) -> np.ndarray:
         if name not in self._masks:
-            self._masks[name] = self._split == name
+            self._masks[name] = (self._split == name).to_numpy(dtype=bool)
         return self._masks[name]
 
     def split(self, name: str) -> SplitErrors:

@@ -81,6 +81,7 @@ def make_data(folder: Path, rows: int, classes: int, images: int = 20) -> tuple[
 
 
 def bench_import(folder: Path, csv: Path, parquet: Path, repeat: int, label: str) -> Path:
+    repeat = max(repeat, 5)  # short runs on a shared machine: a median of more of them
     base = median_time(lambda: pd.read_csv(csv), repeat)
     db = folder / f"{csv.stem}.labeler.db"
     imp = median_time(lambda: import_predictions(csv, fresh(db)), repeat)

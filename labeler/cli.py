@@ -332,11 +332,16 @@ def rank(project, split, limit, as_json):
         _fail(str(e))
     with p:
         frame = framemod.load(p)
+        show = _progress_printer()
         try:
-            scores = ranking.compute(p, frame, split)
+            scores = ranking.compute(p, frame, split, progress=show)
             result = ranking.store(p, scores)
+            if show is not None:
+                show("stored", 1.0)
         except (ranking.RankProblem, ProjectError) as e:
             _fail(f"cannot rank the {split} split: {e}")
+        except (ranking.RankCancelled, KeyboardInterrupt):
+            _fail("ranking cancelled; the project's earlier ranking is as it was")
     for w in result.warnings:
         click.echo(f"Warning: {w}", err=True)
     rows = ranking.ranked(ranking.with_scores(frame, scores), split)

@@ -262,3 +262,73 @@ def test_import_with_a_bad_taxonomy_writes_nothing(tmp_path):
     assert r.exit_code != 0 and "blurry" in r.output and "tax.txt" in r.output
     assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
     assert not (tmp_path / "preds.labeler.db").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# long work on a terminal: a progress bar on stderr, and Ctrl-C cancels
+
+
+def _on_a_terminal(args: list[str], cwd: Path, interrupt_at: str | None = None) -> tuple[int, str]:
+    """Run ``labeler args`` with stderr on a pseudo-terminal (stdout a pipe); send SIGINT once
+    stderr shows ``interrupt_at``. Returns the exit code and all stderr."""
+    import os
+    import pty
+    import select
+    import signal
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "labeler", *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen, sent = b"", False
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            proc.kill()
+            raise AssertionError(f"no output for 60 s: {seen!r}")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if interrupt_at and not sent and interrupt_at.encode() in seen:
+            proc.send_signal(signal.SIGINT)
+            sent = True
+    os.close(master)
+    return proc.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_import_rank_and_export_show_a_progress_bar_on_a_terminal(tmp_path):
+    shutil.copytree(DIGITS, tmp_path / "digits")
+    src = tmp_path / "digits" / "predictions.csv"
+    db = tmp_path / "d.labeler.db"
+    code, err = _on_a_terminal(["import", str(src), "--project", str(db)], tmp_path)
+    assert code == 0, err
+    assert "[" + "#" * 30 + "] 100.0%" in err and "reading" in err
+    code, err = _on_a_terminal(["rank", "--project", str(db)], tmp_path)
+    assert code == 0, err
+    assert "#" * 30 + "] 100.0%" in err
+    code, err = _on_a_terminal(["export", "--project", str(db), "--out", str(tmp_path / "out")], tmp_path)
+    assert code == 0, err
+    assert "#" * 30 + "] 100.0%" in err
+    # not a terminal: no bar in the captured stderr
+    r = subprocess.run([sys.executable, "-m", "labeler", "rank", "--project", str(db)], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and "#" not in r.stderr
+
+
+def test_ctrl_c_cancels_an_import_and_writes_nothing(tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    n = 600_000
+    rng = np.random.default_rng(0)
+    src = tmp_path / "big.csv"
+    pacsv.write_csv(pa.table({"id": pa.array(np.arange(n)).cast(pa.string()), "path": ["a.png"] * n,
+                              "label": rng.choice(["x", "y"], n), "pred": rng.choice(["x", "y"], n)}), src)
+    code, err = _on_a_terminal(["import", str(src)], tmp_path, interrupt_at="reading")
+    assert code != 0
+    assert "import cancelled; nothing was written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]

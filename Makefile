@@ -7,10 +7,10 @@ SAMPLE := sample_data/digits
 
 .PHONY: run test setup system-deps bench screenshots clean
 
-$(BIN)/labeler: pyproject.toml
+$(BIN)/labeler: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 setup: $(BIN)/labeler

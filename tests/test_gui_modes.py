@@ -344,3 +344,46 @@ def test_export_cancelled_leaves_nothing(qtbot, win, tmp_path):
     assert blocker.args[0] is None and "cancelled" in blocker.args[1]
     assert not out.exists() or not any(out.iterdir())
     assert "cancelled" in win.statusBar().currentMessage()
+
+
+def test_the_item_panel_names_the_suggested_label_where_p_accepts_it(qtbot, tmp_path):
+    """A prediction column that is not the probabilities' argmax: in a label-quality queue P accepts
+    cleanlab's suggestion, and the panel shows it next to the prediction."""
+    import numpy as np
+
+    from labeler.core.importer import import_predictions
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(90):
+        label = int(rng.integers(0, 3))
+        p = np.full(3, 0.1)
+        p[label if i % 7 else (label + 1) % 3] = 0.8  # every 7th: the model disagrees with the label
+        pred = (int(p.argmax()) + 1) % 3 if i % 5 == 0 else int(p.argmax())  # every 5th: pred is not argmax
+        rows.append([f"x{i:02d}", f"{i}.png", "train", f"c{label}", f"c{pred}", *p.round(2)])
+    src = tmp_path / "p.csv"
+    with open(src, "w", newline="") as f:
+        csv.writer(f).writerows([["id", "path", "split", "label", "pred", "p_c0", "p_c1", "p_c2"], *rows])
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    with Project.open(db) as p:
+        ranking.store(p, ranking.compute(p, framemod.load(p), "train"))
+    win = open_window(qtbot, tmp_path, db, QueueSpec(split="train", order="quality", scope="all"))
+    s, panel = win.session, win.panel
+    by_id = {r[0]: r for r in rows}
+    shown_differ = 0
+    for i in range(len(s.items)):
+        s.goto(i)
+        win._refresh({"moved"})
+        r = by_id[s.current_id]
+        argmax = f"c{int(np.argmax(r[5:]))}"
+        assert panel.suggested_label.isVisible() == (argmax != r[4])
+        if argmax != r[4]:
+            assert panel.suggested_label.text().startswith(argmax)
+            shown_differ += 1
+        assert panel.pred_label.text() == r[4]
+    assert shown_differ >= 10
+    s.set_queue(QueueSpec(split="train", order="loss", scope="all"))
+    win._refresh({"queue"})
+    assert not panel.suggested_label.isVisible()  # in other queues P accepts the prediction
+    win.close()

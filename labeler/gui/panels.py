@@ -285,12 +285,18 @@ class ItemPanel(QScrollArea):
         pred_row.addWidget(self.pred_label)
         pred_row.addWidget(self.conf_label, 1)
         self.pred_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        rows = [("Given", self.given_label), ("Predicted", pred_row), ("Corrected", self.corrected_label),
-                ("Loss", self.loss_label)]
+        # In a label-quality queue P accepts cleanlab's suggested label, which need not be the prediction
+        self.suggested_label = _label(base, scale=1.25, bold=True)
+        rows = [("Given", self.given_label), ("Predicted", pred_row), ("Suggested", self.suggested_label),
+                ("Corrected", self.corrected_label), ("Loss", self.loss_label)]
         for row, (name, item) in enumerate(rows):
             caption = QLabel(name)
             if name == "Corrected":
-                caption.setToolTip("P accepts the prediction, L chooses a label")
+                caption.setToolTip("P accepts the prediction (the suggested label in a label-quality queue),"
+                                   " L chooses a label")
+            if name == "Suggested":
+                caption.setToolTip("cleanlab's suggested label: what P accepts in this queue")
+                self.suggested_caption = caption
             grid.addWidget(caption, row, 0)
             grid.addLayout(item, row, 1) if isinstance(item, QHBoxLayout) else grid.addWidget(item, row, 1)
         grid.setColumnStretch(1, 1)
@@ -338,6 +344,8 @@ class ItemPanel(QScrollArea):
             _set(self.id_label, "")
             for w in (self.given_label, self.pred_label, self.conf_label, self.loss_label, self.meta_label):
                 _set(w, "—", text)
+            self.suggested_caption.hide()
+            self.suggested_label.hide()
             self.bars.set_rows([])
             self.show_decision(None, None, error_types or [])
             return
@@ -349,6 +357,12 @@ class ItemPanel(QScrollArea):
         _set(self.given_label, given if given is not None else "unlabeled", text)
         _set(self.pred_label, str(pred) if pred is not None else "—",
              theme.WRONG if (given is not None and pred != given) else theme.RIGHT)
+        suggested = session.suggested_label(ex["id"])
+        differs = suggested is not None and session.spec.order == "quality" and suggested != pred
+        self.suggested_caption.setVisible(differs)
+        self.suggested_label.setVisible(differs)
+        if differs:
+            _set(self.suggested_label, f"{suggested}  (P)", theme.RIGHT)
         conf = ex.get("confidence")
         _set(self.conf_label, f"{100 * conf:.1f}%" if conf is not None else "")
         loss = ex.get("loss")

@@ -502,3 +502,39 @@ def test_a_move_that_cannot_be_written_shows_the_item_it_stays_on(qtbot, win, mo
     assert s.current_id == here
     assert view.image().cacheKey() == shown
     assert win.saved_label.text() == "NOT saved"
+
+
+def test_zooming_in_shows_the_full_size_picture_in_place(qtbot, tmp_path):
+    """Images are decoded to fit the view; zoomed in past that, the file is decoded whole and swapped
+    in with the same zoom and the same part in view. The next item starts fitted again."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray((rng.random((1200, 1600, 3)) * 255).astype(np.uint8)).save(tmp_path / f"big{i}.png")
+    src = tmp_path / "p.csv"
+    src.write_text("id,path,label,pred\n" + "".join(f"b{i},big{i}.png,x,y\n" for i in range(3)), encoding="utf-8")
+    path = tmp_path / "p.labeler.db"
+    import_predictions(src, path)
+    win = open_window(qtbot, tmp_path, path)
+    try:
+        view, item = win.item_view.image_view, win.item_view
+        qtbot.waitUntil(lambda: view.image() is not None)
+        fitted = view.image().width()
+        assert fitted < 1600  # decoded to fit the view
+        for _ in range(4):
+            key(qtbot, win, Qt.Key.Key_Plus)
+        zoom = view.zoom_factor()
+        assert zoom > 2
+        before = view._center.x() / view.image().width(), view._center.y() / view.image().height()
+        qtbot.waitUntil(lambda: view.image().width() == 1600, timeout=10_000)
+        assert view.image().height() == 1200
+        assert view.zoom_factor() == zoom  # same zoom ...
+        after = view._center.x() / 1600, view._center.y() / 1200
+        assert after == pytest.approx(before, abs=1e-6)  # ... and the same place in the picture
+        key(qtbot, win, Qt.Key.Key_Right)
+        qtbot.waitUntil(lambda: view.image() is not None and item._shown_id == win.session.current_id)
+        assert view.image().width() == fitted and view.zoom_factor() == 1.0
+    finally:
+        win.close()

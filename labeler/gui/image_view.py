@@ -72,6 +72,19 @@ class ImageView(QWidget):
         self._forget_pixmaps()
         self.zoom_reset()
 
+    def replace_image(self, image: QImage) -> None:
+        """The same picture at another resolution (a sharper decode, for zooming in): the zoom and
+        the part of the picture in view stay as they are."""
+        if self._image is None or image.isNull():
+            self.set_image(image)
+            return
+        ratio = image.width() / self._image.width()
+        self._image = image
+        self._center = self._center * ratio
+        self._forget_pixmaps()
+        self._clamp_center()
+        self.update()
+
     def set_placeholder(self, reason: str, path: str | os.PathLike) -> None:
         """Show a panel saying why there is no image, and for which file."""
         self._image = None

@@ -51,6 +51,8 @@ class ItemView(QStackedWidget):
         self.prefetcher = ImagePrefetcher(self, max_items=24, max_bytes=128 * 1024 * 1024,
                                           threads=max(2, min(4, (os.cpu_count() or 2) - 1)))
         self.prefetcher.ready.connect(self._on_ready)
+        self._sharp: str | None = None  # the path decoded at full size for zooming in, if any
+        self.image_view.zoom_changed.connect(self._zoomed)
         self._session: ReviewSession | None = None
         self._paths: dict[str, str | None] = {}  # example id -> resolved image path (None: no image)
         self._current: tuple[str, str] | None = None  # (example id, path) waiting for or showing an image
@@ -81,6 +83,7 @@ class ItemView(QStackedWidget):
 
     def refresh(self) -> None:
         """Show the session's current item and decode the ones around it."""
+        self._sharp = None
         s = self._session
         if s is None:
             return
@@ -122,8 +125,31 @@ class ItemView(QStackedWidget):
 
     def _prefetch_ahead(self) -> None:
         if self._ahead is not None:
-            self.prefetcher.prefetch(*self._ahead)
+            self.prefetcher.prefetch(*self._ahead)  # (drops other queued work)
             self._ahead = None
+            if self._sharp is not None:
+                self.prefetcher.request(self._sharp, None, priority=2)
+
+    def _zoomed(self, zoom: float) -> None:
+        """Zoomed in past the decoded pixels (which fit the view): decode the file at full size and
+        show it, sharper, in place, when it comes."""
+        if self._current is None or self._sharp == self._current[1] or self._shown_id != self._current[0]:
+            return
+        image, box = self.image_view.image(), self._shown_size
+        if image is None or box is None or self.image_view.display_scale() * self.image_view.devicePixelRatioF() <= 1.0:
+            return
+        if image.width() < box[0] and image.height() < box[1]:
+            return  # smaller than its box: it was decoded whole already
+        self._sharp = self._current[1]
+        self.prefetcher.request(self._sharp, None, priority=2)
+        self._show_sharp()
+
+    def _show_sharp(self) -> None:
+        if self._sharp is None or self._current is None or self._current[1] != self._sharp:
+            return
+        hit, shown = self.prefetcher.get(self._sharp, None), self.image_view.image()
+        if isinstance(hit, QImage) and shown is not None and hit.width() > shown.width():
+            self.image_view.replace_image(hit)
 
     def decode_size(self) -> tuple[int, int]:
         """The image view's size in device pixels: decoded images fit it exactly, so painting is a blit."""
@@ -166,12 +192,17 @@ class ItemView(QStackedWidget):
 
     def _on_ready(self, path: str) -> None:
         if self._current is not None and self._current[1] == path:
-            self._show_if_ready()
+            if self._sharp == path:  # shown already; this may be its full-size decode
+                self._show_sharp()
+            else:
+                self._show_if_ready()
 
     def _resized(self) -> None:
         # An image smaller than its box was decoded whole: a new size would decode the same pixels
         # (and setting them again would reset the reviewer's zoom).
         image, box, new = self.image_view.image(), self._shown_size, self.decode_size()
+        if self._sharp is not None and self._current and self._sharp == self._current[1]:
+            return  # zoomed in on the full-size picture: a new view size changes nothing
         if (image is not None and box is not None and self._current and self._shown_id == self._current[0]
                 and image.width() < box[0] and image.height() < box[1]
                 and image.width() <= new[0] and image.height() <= new[1]):

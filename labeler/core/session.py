@@ -114,6 +114,10 @@ class ReviewSession:
         self._decisions = self.project.decisions()
 
     def reviewed_count(self) -> int:
+        """How many items of the queue are reviewed (walks the decisions, not the queue's items)."""
+        if len(self._decisions) < len(self.items):
+            queued = set(self.items)
+            return sum(1 for eid, d in self._decisions.items() if d.reviewed and eid in queued)
         return sum(1 for i in self.items if self.decision(i).reviewed)
 
     def row_of(self, example_id: str) -> int | None:

@@ -27,6 +27,14 @@ class _DefaultToReview(click.Group):
             args = ["review", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx):
+        # A project found damaged while a command reads it (a chunk failing its checksum) is a
+        # message, not a traceback; opening one already says so where each command opens it.
+        try:
+            return super().invoke(ctx)
+        except ProjectError as e:
+            _fail(str(e))
+
 
 @click.group(cls=_DefaultToReview)
 @click.version_option(package_name="labeler")

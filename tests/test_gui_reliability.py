@@ -433,3 +433,32 @@ def test_row26_a_slow_decode_never_holds_up_the_keys(qtbot, tmp_path, monkeypatc
     assert max(gaps) < 0.25, f"the event loop stalled for {max(gaps):.2f} s"
     assert '"mislabeled"' in on_disk(db)["im1.png"][0]
     win.close()
+
+
+def test_a_project_with_a_damaged_chunk_is_refused_with_a_message(qtbot, tmp_path, digits_project, monkeypatch):
+    """A stored chunk failing its checksum (a flipped bit on disk) is found when the window loads
+    the examples: a message naming the damage, nothing opened, the file unchanged."""
+    import sqlite3
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from labeler.gui import keymap as keymapmod
+    from labeler.gui.main_window import MainWindow
+
+    conn = sqlite3.connect(f"file:{digits_project}?mode=ro", uri=True)
+    blob = conn.execute("SELECT data FROM columnar WHERE name = 'examples' AND chunk = 0").fetchone()[0]
+    conn.close()
+    data = bytearray(digits_project.read_bytes())
+    at = data.find(blob[200:264])
+    data[at + 3] ^= 0x01
+    digits_project.write_bytes(bytes(data))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap())
+    qtbot.addWidget(win)
+    assert win.open_path(digits_project) is False
+    assert win.session is None
+    assert len(shown) == 1 and "damaged" in shown[0] and "'examples' chunk 0" in shown[0]
+    assert digits_project.read_bytes() == bytes(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from labeler.core import columnar, importer
@@ -15,7 +16,7 @@ from labeler.core import columnar, importer
 def conn(tmp_path):
     c = sqlite3.connect(tmp_path / "m.db")
     c.execute("CREATE TABLE columnar (name TEXT NOT NULL, chunk INTEGER NOT NULL, data BLOB NOT NULL,"
-              " PRIMARY KEY (name, chunk))")
+              " crc INTEGER, PRIMARY KEY (name, chunk))")
     yield c
     c.close()
 
@@ -82,3 +83,41 @@ def test_probability_blocks_are_what_the_project_stores(conn, monkeypatch):
     columnar.write_matrix(conn, "probs", pc.blocks(columnar.matrix_chunk_rows(3)))
     assert np.array_equal(columnar.read_matrix(conn, "probs", 3), m)
     assert np.array_equal(columnar.read_matrix_row(conn, "probs", 3, 17), m[17])
+
+
+def _flip_a_byte(conn, name: str, chunk: int, at: int) -> None:
+    """Change one stored byte behind the checksum's back (what a bad disk sector does)."""
+    data = bytearray(conn.execute("SELECT data FROM columnar WHERE name = ? AND chunk = ?", (name, chunk)).fetchone()[0])
+    data[at] ^= 0x10
+    conn.execute("UPDATE columnar SET data = ? WHERE name = ? AND chunk = ?", (bytes(data), name, chunk))
+
+
+def test_a_changed_byte_is_caught_by_the_chunk_checksum(conn, monkeypatch):
+    monkeypatch.setattr(columnar, "MATRIX_CHUNK_BYTES", 8 * 2 * 10)  # 10 rows of 2 per block
+    m = np.random.default_rng(3).random((35, 2))
+    columnar.write_matrix(conn, "probs", m)
+    table = pa.table({"id": [f"x{i}" for i in range(35)], "v": np.arange(35.0)})
+    columnar.write(conn, "examples", table)
+    assert columnar.read(conn, "examples").equals(table)
+    _flip_a_byte(conn, "probs", 2, 5)
+    with pytest.raises(columnar.Damaged, match="'probs' chunk 2"):
+        columnar.read_matrix(conn, "probs", 2)
+    with pytest.raises(columnar.Damaged):
+        columnar.read_matrix_row(conn, "probs", 2, 21)
+    assert np.array_equal(columnar.read_matrix_row(conn, "probs", 2, 3), m[3])  # other blocks read
+    _flip_a_byte(conn, "examples", 0, 40)
+    with pytest.raises(columnar.Damaged, match="'examples' chunk 0"):
+        columnar.read(conn, "examples")
+
+
+def test_chunks_from_before_checksums_read_unchecked(tmp_path):
+    """A project from before migration 2, opened read-only (so not migrated): no crc column."""
+    c = sqlite3.connect(tmp_path / "old.db")
+    c.execute("CREATE TABLE columnar (name TEXT NOT NULL, chunk INTEGER NOT NULL, data BLOB NOT NULL,"
+              " PRIMARY KEY (name, chunk))")
+    m = np.arange(12.0).reshape(6, 2)
+    block = np.ascontiguousarray(m.T).reshape(-1).view(np.uint8)
+    c.execute("INSERT INTO columnar(name, chunk, data) VALUES ('probs', 0, ?)", (block,))
+    assert np.array_equal(columnar.read_matrix(c, "probs", 2), m)
+    assert np.array_equal(columnar.read_matrix_row(c, "probs", 2, 4), m[4])
+    c.close()

@@ -294,6 +294,35 @@ def test_row30_corrupt_project_is_a_clear_error_and_left_byte_identical(digits_p
         Project.open(digits_project)
 
 
+def _flip_inside_a_stored_chunk(db: Path, name: str) -> bytes:
+    """Flip one bit of the file where chunk 0 of ``name``'s bytes lie, as a bad sector would: the
+    pages stay well-formed (quick_check passes), only the content changes."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    blob = conn.execute("SELECT data FROM columnar WHERE name = ? AND chunk = 0", (name,)).fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    at = data.find(blob[200:264])  # 64 bytes from inside the blob, as they sit in a page
+    assert at > 0 and data.find(blob[200:264], at + 1) < 0
+    data[at + 10] ^= 0x04
+    db.write_bytes(bytes(data))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("name, command", [("examples", "summary"), ("probs", "rank")])
+def test_row30_a_flipped_bit_inside_the_stored_examples_is_caught(digits_project, name, command):
+    """SQLite checks its pages, not a blob's content: each stored chunk carries a CRC-32, so a bit
+    flipped on disk is a clear error naming the damage, not wrong numbers; the file is unchanged."""
+    assert integrity(digits_project) == "ok"
+    data = _flip_inside_a_stored_chunk(digits_project, name)
+    assert integrity(digits_project) == "ok"  # invisible to SQLite's own check
+    r = cli(command, "--project", digits_project, ok=False)
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "damaged" in r.output and f"'{name}' chunk 0" in r.output
+    with Project.open(digits_project, readonly=True) as p, pytest.raises(ProjectError, match="damaged"):
+        p.examples_table() if name == "examples" else p.example_at(0)
+    assert digits_project.read_bytes() == data
+
+
 def decide(db: Path, example_id: str, note: str) -> None:
     with Project.open(db) as p:
         p.write_decision(example_id, p.decision(example_id), Decision(note=note, reviewed=True), "note")

@@ -5,11 +5,16 @@ matrix) reads whole columns. So they are kept as Arrow IPC chunks in an SQLite t
 the import's transaction: a million rows write in a fraction of a second and load in less, where a
 row-per-example table takes seconds each way. Decisions, events, the taxonomy and sessions stay
 ordinary row tables: they are what changes, one transaction per key press.
+
+Each chunk carries the CRC-32 of its bytes (column ``crc``, from schema migration 2): SQLite checks
+its own pages' structure, not what is inside a blob, so a flipped bit in the disk's copy of the
+examples would otherwise be read as data. A chunk that fails its check raises :class:`Damaged`.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +31,35 @@ def _blob(part: pa.Table, schema: pa.Schema) -> bytes:
     with ipc.new_stream(sink, schema, options=_RAW if numbers_only else _OPTIONS) as w:
         w.write_table(part)
     return sink.getvalue().to_pybytes()
+
+
+class Damaged(Exception):
+    """A stored chunk whose bytes are not the ones written (its checksum fails)."""
+
+
+def _rows(conn: sqlite3.Connection, sql_tail: str, params: tuple) -> list[tuple[bytes, int | None]]:
+    """(data, crc) rows; a project from before the checksums (opened read-only, so not migrated)
+    has no crc column: its chunks read unchecked."""
+    try:
+        return conn.execute(f"SELECT data, crc FROM columnar {sql_tail}", params).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such column" not in str(e):
+            raise
+        return [(r[0], None) for r in conn.execute(f"SELECT data FROM columnar {sql_tail}", params)]
+
+
+def _checked(name: str, i: int, data: bytes, crc: int | None) -> bytes:
+    if crc is not None and zlib.crc32(data) != crc:
+        raise Damaged(f"stored {name!r} chunk {i} is damaged (its checksum does not match)")
+    return data
+
+
+def _insert(conn: sqlite3.Connection, rows) -> None:
+    """Insert (name, chunk, data) rows with each one's checksum."""
+    conn.executemany(
+        "INSERT INTO columnar(name, chunk, data, crc) VALUES (?, ?, ?, ?)",
+        ((name, i, data, zlib.crc32(data)) for name, i, data in rows),
+    )
 
 
 def from_blobs(blobs: list[bytes]) -> pa.Table:
@@ -52,7 +86,7 @@ def write_encoded(conn: sqlite3.Connection, name: str, chunks: list[tuple[int, b
     delete(conn, name)
     done = 0
     for i, (rows, blob) in enumerate(chunks):
-        conn.execute("INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)", (name, i, blob))
+        _insert(conn, [(name, i, blob)])
         done += rows
         if progress is not None:
             progress(done)
@@ -63,7 +97,7 @@ def delete(conn: sqlite3.Connection, name: str) -> None:
 
 
 def read(conn: sqlite3.Connection, name: str, columns: list[str] | None = None) -> pa.Table | None:
-    blobs = [r[0] for r in conn.execute("SELECT data FROM columnar WHERE name = ? ORDER BY chunk", (name,))]
+    blobs = [_checked(name, i, d, c) for i, (d, c) in enumerate(_rows(conn, "WHERE name = ? ORDER BY chunk", (name,)))]
     if not blobs:
         return None
     table = from_blobs(blobs)
@@ -89,10 +123,7 @@ def write_matrix(conn: sqlite3.Connection, name: str, m) -> None:
     rows (see :func:`matrix_blocks`)."""
     delete(conn, name)
     blocks = matrix_blocks(m) if isinstance(m, np.ndarray) else m
-    conn.executemany(
-        "INSERT INTO columnar(name, chunk, data) VALUES (?, ?, ?)",
-        ((name, i, np.ascontiguousarray(b, dtype=_F8).reshape(-1).view(np.uint8)) for i, b in enumerate(blocks)),
-    )
+    _insert(conn, ((name, i, np.ascontiguousarray(b, dtype=_F8).reshape(-1).view(np.uint8)) for i, b in enumerate(blocks)))
 
 
 def matrix_blocks(m: np.ndarray):
@@ -104,7 +135,7 @@ def matrix_blocks(m: np.ndarray):
 
 def read_matrix(conn: sqlite3.Connection, name: str, k: int) -> np.ndarray | None:
     """The stored n x ``k`` matrix ``name`` (column-major), or None."""
-    blobs = [r[0] for r in conn.execute("SELECT data FROM columnar WHERE name = ? ORDER BY chunk", (name,))]
+    blobs = [_checked(name, i, d, c) for i, (d, c) in enumerate(_rows(conn, "WHERE name = ? ORDER BY chunk", (name,)))]
     if not blobs:
         return None
     n = sum(len(b) for b in blobs) // (_F8.itemsize * k)
@@ -120,8 +151,8 @@ def read_matrix(conn: sqlite3.Connection, name: str, k: int) -> np.ndarray | Non
 def read_matrix_row(conn: sqlite3.Connection, name: str, k: int, i: int) -> np.ndarray | None:
     """Row ``i`` of the stored n x ``k`` matrix ``name`` (reads one block), or None."""
     rows = matrix_chunk_rows(k)
-    found = conn.execute("SELECT data FROM columnar WHERE name = ? AND chunk = ?", (name, i // rows)).fetchone()
-    if found is None:
+    found = _rows(conn, "WHERE name = ? AND chunk = ?", (name, i // rows))
+    if not found:
         return None
-    block = np.frombuffer(found[0], dtype=_F8).reshape(k, -1)
+    block = np.frombuffer(_checked(name, i // rows, *found[0]), dtype=_F8).reshape(k, -1)
     return block[:, i % rows].astype(np.float64) if i % rows < block.shape[1] else None

@@ -1229,7 +1229,8 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
         )
     try:
         with project.transaction() as c:
-            old = columnar.read(c, "examples", columns=["id"])
+            with project.intact():
+                old = columnar.read(c, "examples", columns=["id"])
             if old is not None and old.num_rows:
                 old_ids = set(old.column("id").to_pylist())
                 new_ids = set(ex.ids.to_pylist())

@@ -173,6 +173,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_columnar_checksums(db: sqlite_utils.Database) -> None:
+    # CRC-32 of each chunk's bytes (see labeler.core.columnar); NULL for chunks written before
+    db.execute("ALTER TABLE columnar ADD COLUMN crc INTEGER")
+
+
 def _check_file(path: Path) -> None:
     """Refuse anything that is not an SQLite file, before SQLite (which would write) touches it."""
     if path.is_dir():
@@ -391,26 +397,38 @@ class Project:
         return p if p.is_absolute() else self.base_dir / p
 
     # -- examples ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def intact(self) -> Iterator[None]:
+        """Stored chunks that fail their checksum surface as a ProjectError saying what to do."""
+        try:
+            yield
+        except columnar.Damaged as e:
+            raise ProjectError(f"{self.path} is damaged: {e}. It was not changed.{_restore_hint(self.path)}") from None
+
     def examples_table(self) -> pa.Table:
         """All examples in file order, with their ranking columns (quality, flagged, suggested)."""
         if self._examples is None:
-            table = columnar.read(self.conn, "examples")
-            if table is None:
-                table = pa.table({name: pa.array([], type) for name, type in EMPTY_EXAMPLES})
-            scores = columnar.read(self.conn, "scores")
-            if scores is None or scores.num_rows != table.num_rows:
-                n = table.num_rows
-                scores = pa.table({
-                    "quality": pa.nulls(n, pa.float64()),
-                    "flagged": pa.nulls(n, pa.bool_()),
-                    "suggested": pa.nulls(n, pa.string()),
-                })
-            for name in scores.column_names:
-                table = table.append_column(name, scores.column(name))
-            if "row" not in table.column_names:  # the file order: not stored, it is the position
-                table = table.add_column(1, pa.field("row", pa.int64()), [pa.array(np.arange(table.num_rows, dtype=np.int64))])
-            self._examples = table
+            with self.intact():
+                self._examples = self._read_examples()
         return self._examples
+
+    def _read_examples(self) -> pa.Table:
+        table = columnar.read(self.conn, "examples")
+        if table is None:
+            table = pa.table({name: pa.array([], type) for name, type in EMPTY_EXAMPLES})
+        scores = columnar.read(self.conn, "scores")
+        if scores is None or scores.num_rows != table.num_rows:
+            n = table.num_rows
+            scores = pa.table({
+                "quality": pa.nulls(n, pa.float64()),
+                "flagged": pa.nulls(n, pa.bool_()),
+                "suggested": pa.nulls(n, pa.string()),
+            })
+        for name in scores.column_names:
+            table = table.append_column(name, scores.column(name))
+        if "row" not in table.column_names:  # the file order: not stored, it is the position
+            table = table.add_column(1, pa.field("row", pa.int64()), [pa.array(np.arange(table.num_rows, dtype=np.int64))])
+        return table
 
     def example_count(self) -> int:
         return self.examples_table().num_rows
@@ -446,7 +464,8 @@ class Project:
     def _topk_of_row(self, i: int) -> list[list]:
         """The most probable classes of example ``i`` and their probabilities, best first (ties:
         the class that comes first)."""
-        p = columnar.read_matrix_row(self.conn, "probs", len(self.classes), i)
+        with self.intact():
+            p = columnar.read_matrix_row(self.conn, "probs", len(self.classes), i)
         if p is None:
             return []
         top = np.argsort(-p, kind="stable")[:TOPK]
@@ -454,7 +473,8 @@ class Project:
 
     def probabilities(self) -> np.ndarray | None:
         """The n x K class probabilities in file order, where the import kept them."""
-        return columnar.read_matrix(self.conn, "probs", len(self.classes))
+        with self.intact():
+            return columnar.read_matrix(self.conn, "probs", len(self.classes))
 
     def store_scores(self, split: str, rows, quality, flagged, suggested, method: str) -> None:
         """Store label-quality scores for the examples at positions ``rows`` (one split)."""

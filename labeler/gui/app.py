@@ -79,7 +79,7 @@ def run(
             return EXIT_PROBLEM
         try:
             window.set_project(opened, spec)
-        except QueueRefused as e:
+        except (QueueRefused, ProjectError) as e:  # ProjectError: a stored chunk found damaged
             opened.close()
             QMessageBox.critical(None, "labeler: cannot review this", str(e))
             return EXIT_PROBLEM

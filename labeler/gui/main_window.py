@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.set_project(project)
-        except QueueRefused as e:
+        except (QueueRefused, ProjectError) as e:  # ProjectError: a stored chunk found damaged
             project.close()
             QMessageBox.critical(self, "labeler: cannot open", str(e))
             return False

@@ -57,7 +57,7 @@ def _chunked(m: np.ndarray, rng) -> "importer.ProbColumns":
 def test_probability_columns_in_chunks_give_what_the_matrix_gives(seed, monkeypatch):
     monkeypatch.setattr(importer.ProbColumns, "REFILL_BYTES", [1, 200, 1 << 20][seed % 3])  # refills
     rng = np.random.default_rng(seed)
-    n, k = int(rng.integers(2, 90)), int(rng.choice([1, 3, 8, 70]))  # 70: at_columns' other way
+    n, k = int(rng.integers(2, 90)), int(rng.choice([1, 3, 8, 40, 70]))  # at_columns' three ways
     m = np.round(rng.random((n, k)), 1)  # ties
     pc = _chunked(m, rng)
     assert pc.shape == (n, k) and np.array_equal(pc.matrix(), m)
@@ -65,6 +65,8 @@ def test_probability_columns_in_chunks_give_what_the_matrix_gives(seed, monkeypa
     assert np.array_equal(pc.row_max(), m.max(axis=1)) and np.array_equal(pc.argmax(), m.argmax(axis=1))
     cols = rng.integers(0, k, n)
     assert np.array_equal(pc.at_columns(cols), m[np.arange(n), cols])
+    aligned = importer.ProbColumns([[m[:7, c], m[7:, c]] for c in range(k)])  # cut alike, as a reader does
+    assert np.array_equal(aligned.at_columns(cols), m[np.arange(n), cols])
     rows = int(rng.integers(1, 20))
     blocks = [b.copy() for b in pc.blocks(rows)]  # (views of a buffer that is refilled)
     assert np.array_equal(np.concatenate(blocks, axis=1).T, m)

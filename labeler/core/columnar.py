@@ -73,20 +73,22 @@ def write(conn: sqlite3.Connection, name: str, table: pa.Table, *, progress=None
     write_encoded(conn, name, encode(table), progress=progress)
 
 
-def encode(table: pa.Table) -> list[tuple[int, bytes]]:
-    """``table`` as the chunks :func:`write_encoded` stores: (rows, Arrow IPC bytes). No database
-    is touched, so this can run on another thread while the caller writes something else."""
-    return [
-        (part.num_rows, _blob(part, table.schema))
-        for part in (table.slice(start, CHUNK_ROWS) for start in range(0, max(table.num_rows, 1), CHUNK_ROWS))
-    ]
+def encode(table: pa.Table) -> list[tuple[int, bytes, int]]:
+    """``table`` as the chunks :func:`write_encoded` stores: (rows, Arrow IPC bytes, their CRC-32).
+    No database is touched, so this can run on another thread while the caller writes something else."""
+    out = []
+    for start in range(0, max(table.num_rows, 1), CHUNK_ROWS):
+        part = table.slice(start, CHUNK_ROWS)
+        blob = _blob(part, table.schema)
+        out.append((part.num_rows, blob, zlib.crc32(blob)))
+    return out
 
 
-def write_encoded(conn: sqlite3.Connection, name: str, chunks: list[tuple[int, bytes]], *, progress=None) -> None:
+def write_encoded(conn: sqlite3.Connection, name: str, chunks: list[tuple[int, bytes, int]], *, progress=None) -> None:
     delete(conn, name)
     done = 0
-    for i, (rows, blob) in enumerate(chunks):
-        _insert(conn, [(name, i, blob)])
+    for i, (rows, blob, crc) in enumerate(chunks):
+        conn.execute("INSERT INTO columnar(name, chunk, data, crc) VALUES (?, ?, ?, ?)", (name, i, blob, crc))
         done += rows
         if progress is not None:
             progress(done)

@@ -216,6 +216,16 @@ def test_row05_duplicate_ids(tmp_path, existing):
     assert "line 5" in msg  # the first occurrence of 3
 
 
+@pytest.mark.parametrize("ids", [["a1", "a2", "a2", "a3"], ["a1", "a2", "a3", "a3"], ["b", "a", "b"], ["1", "10", "2", "10"]])
+def test_row05_duplicate_ids_in_order_or_not(tmp_path, existing, ids):
+    """Ids in increasing order are known distinct without hashing them; a repeat breaks the order
+    (equal is not greater), so it is still found."""
+    src = tmp_path / "dups.csv"
+    src.write_text(HEAD + "".join(f"{i},p{k}.png,x,x\n" for k, i in enumerate(ids)), encoding="utf-8")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert_refused(src, existing, *[repr(t) for t in twice])
+
+
 @pytest.mark.parametrize("blank", ["", " ", "\u00a0", "\u3000\t"])
 def test_row05_empty_or_blank_id(tmp_path, existing, blank):
     src = tmp_path / "blankid.csv"

@@ -123,3 +123,24 @@ def test_chunks_from_before_checksums_read_unchecked(tmp_path):
     assert np.array_equal(columnar.read_matrix(c, "probs", 2), m)
     assert np.array_equal(columnar.read_matrix_row(c, "probs", 2, 4), m[4])
     c.close()
+
+
+def test_probabilities_stored_by_an_earlier_version_are_refused_not_misread(tmp_path):
+    """Session 1's projects kept the matrix as an Arrow list column under the same name: read as raw
+    blocks it would be other numbers. The layout is recorded at import; without it, ranking asks
+    for a re-import and the item panel shows no top-5."""
+    from labeler.core.importer import import_predictions
+    from labeler.core.store import Project, ProjectError
+
+    src = tmp_path / "p.csv"
+    src.write_text("id,path,label,p_a,p_b\n1,x.png,a,0.9,0.1\n2,y.png,b,0.3,0.7\n", encoding="utf-8")
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    with Project.open(db) as p:
+        assert np.array_equal(p.probabilities(), [[0.9, 0.1], [0.3, 0.7]])
+        assert p.example_at(1)["topk"] == [[1, 0.7], [0, 0.3]]
+        p.set_meta("probs_layout", None)  # as an earlier version left it
+    with Project.open(db, readonly=True) as p:
+        with pytest.raises(ProjectError, match="earlier version of labeler.*import the predictions file again"):
+            p.probabilities()
+        assert p.example_at(1)["topk"] == []

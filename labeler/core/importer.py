@@ -753,6 +753,8 @@ def _check_ids(table: Table, ids: pa.Array) -> None:
     empty = pc.or_(pc.equal(pc.utf8_length(ids), 0), pc.utf8_is_space(ids)).to_numpy(zero_copy_only=False)
     if empty.any():
         raise ImportProblem(f"{table.path}: empty id at {_problem_rows(table, empty)}")
+    if n > 1 and pc.all(pc.greater(ids.slice(1), ids.slice(0, n - 1))).as_py():
+        return  # strictly increasing (ids written in order, as they often are): all distinct
     if len(pc.unique(ids)) != n:  # (unique hashes twice as fast as count_distinct)
         ser = pd.Series(ids.to_pylist(), dtype=object)
         dup = ser.duplicated(keep=False).to_numpy()
@@ -1083,10 +1085,11 @@ def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
         "pred": ex.pred,
         "confidence": pa.array(ex.confidence, pa.float64(), from_pandas=True),
         "p_label": pa.array(ex.p_label, pa.float64(), from_pandas=True),
-        "loss": pa.array(ex.loss, pa.float64(), from_pandas=True),
         "wrong": pa.array(ex.wrong, pa.bool_()),
         "meta": pa.array(ex.meta, pa.string()) if ex.meta is not None else pa.nulls(n, pa.string()),
     }
+    if ex.probs is None:  # (with probabilities it is -log p(given label): derived when read)
+        columns["loss"] = pa.array(ex.loss, pa.float64(), from_pandas=True)
     if with_topk and ex.probs is not None:
         top, top_p = _topk(ex.probs.matrix(), TOPK)
         columns["topk_idx"] = _fixed_lists(top.astype(np.int32), pa.int32())
@@ -1276,6 +1279,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             project.set_meta("source", str(source), conn=c)
             project.set_meta("base_dir", str(source.parent), conn=c)
             project.set_meta("has_probs", ex.probs is not None, conn=c)
+            project.set_meta("probs_layout", store_mod.PROBS_LAYOUT if keep_probs else "", conn=c)
             project.set_meta("columns", columns or {}, conn=c)
             if train_file is not None:
                 project.set_meta("train_file", str(Path(train_file).resolve()), conn=c)

@@ -112,6 +112,8 @@ EMPTY_EXAMPLES = [
 
 # How many of the most probable classes the item panel lists.
 TOPK = 5
+# How the class probabilities are stored (meta "probs_layout"; see columnar.write_matrix).
+PROBS_LAYOUT = "float64 column-major blocks"
 
 migrations = sqlite_utils.Migrations("labeler")
 
@@ -205,6 +207,7 @@ class Project:
         self._lock_fd = lock_fd
         self._scratch = False
         self._changed = False  # a write was committed since opening: a clean close backs it up
+        self._probs_layout: str | None = None  # meta "probs_layout", read when first needed
         self.warnings: list[str] = []  # about where the file is (network, removable drive)
         self.backup_error: str | None = None  # why the backup at close failed, if it did
         self._meta_cache: dict[str, object] = {}
@@ -426,6 +429,11 @@ class Project:
             })
         for name in scores.column_names:
             table = table.append_column(name, scores.column(name))
+        if "loss" not in table.column_names:  # stored only when it is not -log p(given label)
+            p_label = table.column("p_label").to_numpy().astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                loss = -np.log(np.clip(p_label, 1e-12, None))
+            table = table.append_column(pa.field("loss", pa.float64()), [pa.array(loss, pa.float64(), from_pandas=True)])
         if "row" not in table.column_names:  # the file order: not stored, it is the position
             table = table.add_column(1, pa.field("row", pa.int64()), [pa.array(np.arange(table.num_rows, dtype=np.int64))])
         return table
@@ -461,9 +469,25 @@ class Project:
         d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
         return d
 
+    def _probs_readable(self, *, refuse_old: bool = True) -> bool:
+        """Whether the stored probabilities are in the layout this version reads. Projects imported
+        by an earlier labeler kept them as an Arrow list column, which would read as other numbers."""
+        if self._probs_layout is None:
+            self._probs_layout = self.meta("probs_layout", "")
+        if self._probs_layout == PROBS_LAYOUT:
+            return True
+        if not refuse_old or self.conn.execute("SELECT 1 FROM columnar WHERE name = 'probs' LIMIT 1").fetchone() is None:
+            return False  # none kept (or the item panel, which then shows no top-k)
+        raise ProjectError(
+            f"{self.path} was imported by an earlier version of labeler, which stored the class"
+            " probabilities differently: import the predictions file again (reviews are kept)."
+        )
+
     def _topk_of_row(self, i: int) -> list[list]:
         """The most probable classes of example ``i`` and their probabilities, best first (ties:
         the class that comes first)."""
+        if not self._probs_readable(refuse_old=False):
+            return []
         with self.intact():
             p = columnar.read_matrix_row(self.conn, "probs", len(self.classes), i)
         if p is None:
@@ -473,6 +497,8 @@ class Project:
 
     def probabilities(self) -> np.ndarray | None:
         """The n x K class probabilities in file order, where the import kept them."""
+        if not self._probs_readable():
+            return None
         with self.intact():
             return columnar.read_matrix(self.conn, "probs", len(self.classes))
 

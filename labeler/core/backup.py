@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import files
 from .store import Project, ProjectError, _acquire_lock, _release_lock
 
 KEEP = 5
@@ -63,16 +64,6 @@ def list_backups(project_path: str | os.PathLike) -> list[Backup]:
     return sorted(out, key=lambda b: b.path.name, reverse=True)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # (some filesystems refuse fsync on a folder)
-    finally:
-        os.close(fd)
-
-
 def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
     """A consistent copy of ``src``'s database in ``dst_path`` (a new file), synced to disk."""
     dst = sqlite3.connect(str(dst_path))
@@ -82,7 +73,7 @@ def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
         dst.execute("PRAGMA journal_mode=DELETE")
     finally:
         dst.close()
-    _fsync(dst_path)
+    files.sync(dst_path, strict=False)
 
 
 def _remove(path: Path) -> None:
@@ -103,7 +94,7 @@ def make_backup(project: Project, *, keep: int = KEEP) -> Path:
     except BaseException:
         _remove(tmp)
         raise
-    _fsync(folder)
+    files.sync(folder, strict=False)
     for old in list_backups(project.path)[keep:]:
         _remove(old.path)
     for stale in folder.glob("*.tmp"):  # left by a backup that was killed
@@ -178,7 +169,7 @@ def restore(project_path: str | os.PathLike, which: str | os.PathLike | None = N
                 os.replace(current, target)
                 moved.append(target)
         os.replace(tmp, project_path)
-        _fsync(project_path.parent)
+        files.sync(project_path.parent, strict=False)
     finally:
         _release_lock(lock)
     return Restored(project_path, source, moved)

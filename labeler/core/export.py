@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import columns as colmod
+from . import files
 from . import frame as framemod
 from . import stats
 from . import tally as tallymod
@@ -980,7 +981,7 @@ class _Staged:
             os.replace(tmp, final)
             self.pending.pop(0)
             done.append(final)
-        _fsync_dir(self.out_dir)
+        files.sync(self.out_dir, strict=False)
         return done
 
     def discard(self) -> None:
@@ -998,15 +999,6 @@ def _umask() -> int:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     return 0o022
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _remove_stale_temps(out_dir: Path) -> None:

@@ -1260,7 +1260,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 k = ex.probs.shape[1]
                 columnar.write_matrix(c, "probs", ex.probs.blocks(columnar.matrix_chunk_rows(k)))
                 if new_file:  # the bulk of a new project is on its way to the disk while the rest is written
-                    flushing = _BACKGROUND.submit(_fdatasync, target.path)
+                    flushing = _BACKGROUND.submit(files.sync, target.path, data_only=True)
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
@@ -1296,35 +1296,13 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
             project.close()
         if new_file:
             os.replace(target.path, project_path)
-            _fsync_dir(project_path.parent)  # the rename itself survives a power cut
+            files.sync(project_path.parent, strict=False)  # the rename itself survives a power cut
     except BaseException:
         _finish_target(target, project_path, failed=True)
         raise
     _finish_target(target, project_path, failed=False)
     report("done", 1.0)
     return summary
-
-
-def _fdatasync(path: Path) -> None:
-    """Write ``path``'s data so far to the disk (a later fsync has less to wait for)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _remove_db_files(path: Path) -> None:

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlite_utils
 
-from . import columnar
+from . import columnar, files
 
 BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -279,11 +279,7 @@ class Project:
         """Finish a scratch project: WAL journal, synced to disk, closed."""
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.close()
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        files.sync(self.path)
 
     def close(self) -> None:
         """Close the project. A writer that changed something first leaves a backup of it in

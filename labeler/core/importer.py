@@ -515,13 +515,8 @@ class ProbColumns:
         """(first row, values) of each chunk of column ``k``."""
         return zip(self.starts[k][:-1].tolist(), self.columns[k])
 
-    def block(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` as a K x (stop - start) array (column by column)."""
-        out = np.empty((self.shape[1], stop - start))
-        self._fill(out, start, stop)
-        return out
-
     def _fill(self, out: np.ndarray, start: int, stop: int) -> None:
+        """Rows ``start:stop`` into ``out``, a K x (stop - start) array."""
         for k, chunks in enumerate(self.columns):
             st = self.starts[k]
             first = int(np.searchsorted(st, start, side="right")) - 1

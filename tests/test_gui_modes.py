@@ -382,6 +382,8 @@ def test_the_item_panel_names_the_suggested_label_where_p_accepts_it(qtbot, tmp_
             assert panel.suggested_label.text().startswith(argmax)
             shown_differ += 1
         assert panel.pred_label.text() == r[4]
+        p_pred = r[5 + int(r[4][1:])]  # the prediction's own probability, even where it is not the top one
+        assert panel.conf_label.text() == f"{100 * p_pred:.1f}%"
     assert shown_differ >= 10
     s.set_queue(QueueSpec(split="train", order="loss", scope="all"))
     win._refresh({"queue"})

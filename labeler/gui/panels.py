@@ -364,10 +364,14 @@ class ItemPanel(QScrollArea):
         if differs:
             _set(self.suggested_label, f"{suggested}  (P)", theme.RIGHT)
         conf = ex.get("confidence")
+        classes = session.project.classes
+        topk = ex.get("topk") or []
+        if topk and pred is not None:
+            # the prediction's own probability: the file's prediction need not be the most probable
+            conf = next((p for c, p in topk if 0 <= c < len(classes) and classes[c] == pred), None)
         _set(self.conf_label, f"{100 * conf:.1f}%" if conf is not None else "")
         loss = ex.get("loss")
         _set(self.loss_label, "—" if loss is None else f"{loss:.3f}")
-        classes = session.project.classes
         decision = session.decision(ex["id"])
         rows = []
         for cls_index, prob in ex.get("topk") or []:

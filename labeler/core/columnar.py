@@ -1,10 +1,11 @@
 """Imported examples stored column-wise inside the project's SQLite file.
 
 Examples do not change between imports, and every view of them (queues, tallies, the confusion
-matrix) reads whole columns. So they are kept as Arrow IPC chunks in an SQLite table, written in
-the import's transaction: a million rows write in a fraction of a second and load in less, where a
-row-per-example table takes seconds each way. Decisions, events, the taxonomy and sessions stay
-ordinary row tables: they are what changes, one transaction per key press.
+matrix) reads whole columns. So they are kept as Arrow IPC chunks (lz4) in an SQLite table, written
+in the import's transaction: a million rows write in a fraction of a second and load in less, where a
+row-per-example table takes seconds each way. The class probabilities, an n x K matrix of floats,
+are kept in the same table as raw float64 blocks (see :func:`write_matrix`). Decisions, events, the
+taxonomy and sessions stay ordinary row tables: they are what changes, one transaction per key press.
 
 Each chunk carries the CRC-32 of its bytes (column ``crc``, from schema migration 2): SQLite checks
 its own pages' structure, not what is inside a blob, so a flipped bit in the disk's copy of the
@@ -22,13 +23,11 @@ import pyarrow.ipc as ipc
 
 CHUNK_ROWS = 1 << 17
 _OPTIONS = ipc.IpcWriteOptions(compression="lz4")
-_RAW = ipc.IpcWriteOptions()  # probabilities: random floats do not compress, so do not try
 
 
 def _blob(part: pa.Table, schema: pa.Schema) -> bytes:
     sink = pa.BufferOutputStream()
-    numbers_only = all(pa.types.is_floating(f.type) or pa.types.is_fixed_size_list(f.type) for f in schema)
-    with ipc.new_stream(sink, schema, options=_RAW if numbers_only else _OPTIONS) as w:
+    with ipc.new_stream(sink, schema, options=_OPTIONS) as w:
         w.write_table(part)
     return sink.getvalue().to_pybytes()
 

@@ -123,8 +123,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)"""
     )
-    # The imported examples, their class probabilities and rankings, column-wise: Arrow IPC chunks
-    # (see labeler.core.columnar). name = "examples" | "probs" | "scores".
+    # The imported examples, their class probabilities and rankings, column-wise: Arrow IPC chunks,
+    # and raw float64 blocks for "probs" (see labeler.core.columnar). name = "examples" | "probs" | "scores".
     db.execute(
         """CREATE TABLE columnar (
             name TEXT NOT NULL,

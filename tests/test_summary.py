@@ -199,3 +199,22 @@ def test_summary_shape(frame):
         assert set(d) == {"examples", "errors", "error_rate", "ci95"}
         assert isinstance(d["examples"], int) and isinstance(d["errors"], int)
         assert len(d["ci95"]) == 2
+
+
+def test_diagnosis_a_gap_that_could_be_chance_is_not_called_close():
+    # train 1.0% of 10,000; dev 5.0% of 20: a 4-point gap, but z = 0.04 / sqrt(p(1-p)(1/10000 + 1/20))
+    # with the pooled p = 101/10020 is about 1.78 < 1.96: not beyond chance
+    p = 101 / 10020
+    z = (1 / 20 - 0.01) / math.sqrt(p * (1 - p) * (1 / 10000 + 1 / 20))
+    assert 1.5 < z < Z
+    d = stats.diagnose(stats.split_counts(_rates({"train": (10000, 100), "dev": (20, 1)})))
+    assert "low and close" not in d and "Variance" not in d and "Bias" not in d
+    assert "could be chance" in d and "5.0%" in d and "1.0%" in d and "+4.0 points" in d
+    # the same rates with a dev set big enough: variance
+    d = stats.diagnose(stats.split_counts(_rates({"train": (10000, 100), "dev": (2000, 100)})))
+    assert "Variance" in d and "could be chance" not in d
+
+
+def test_diagnosis_low_and_close_when_it_is():
+    d = stats.diagnose(stats.split_counts(_rates({"train": (10000, 100), "dev": (10000, 110)})))
+    assert "low and close" in d and "could be chance" not in d

@@ -81,6 +81,13 @@ def diagnose(splits: dict[str, dict]) -> str:
                 f"Variance or train/dev mismatch: dev error {pct(dv)} is well above training error {pct(tr)}."
                 " More or more varied training data, regularisation, or training data that looks like dev."
             )
+        if not parts and gap > tr["error_rate"] * 0.5:
+            # above training error by the variance rule's margin, but not beyond chance
+            parts.append(
+                f"Dev error {pct(dv)} is above training error {pct(tr)}, but with {dv['examples']:,} dev"
+                f" examples the gap ({100 * gap:+.1f} points) could be chance: it takes a bigger dev set to"
+                " tell variance from noise. Meanwhile, look at the dev errors."
+            )
         if not parts:
             parts.append(
                 f"Training error {pct(tr)} and dev error {pct(dv)} are both low and close:"

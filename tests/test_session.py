@@ -132,6 +132,27 @@ def test_error_types(session, project, digits_project):
         session.toggle_error_type("no such type")
 
 
+def test_undo_and_redo_after_an_error_type_is_renamed(session, project, digits_project):
+    project.set_error_types(TAXONOMY)
+    eid = session.current_id
+    session.toggle_error_type(1)
+    session.toggle_error_type(2)
+    session.undo()  # error type 2 off again; on the redo stack
+    project.rename_error_type(TAXONOMY[0], "renamed one")
+    project.rename_error_type(TAXONOMY[1], "renamed two")
+    session.reload_decisions()
+    session.rename_in_history({TAXONOMY[0]: "renamed one", TAXONOMY[1]: "renamed two"})
+    assert on_disk(digits_project, eid)["error_types"] == ["renamed one"]
+    session.redo()
+    assert on_disk(digits_project, eid)["error_types"] == ["renamed one", "renamed two"]
+    session.undo()
+    session.undo()
+    assert on_disk(digits_project, eid)["error_types"] == []
+    session.redo()
+    assert on_disk(digits_project, eid)["error_types"] == ["renamed one"]  # not the old name
+    assert TAXONOMY[0] not in json.dumps(on_disk(digits_project, eid))
+
+
 def test_note(session, digits_project):
     eid = session.current_id
     session.set_note("  looks like a 7  ")

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 
@@ -270,6 +270,18 @@ class ReviewSession:
     @property
     def can_redo(self) -> bool:
         return bool(self._redo)
+
+    def rename_in_history(self, renames: Mapping[str, str]) -> None:
+        """Error types renamed in the project (old -> new): the undo and redo history follows, so
+        undoing a change made before the rename does not bring an old name back."""
+
+        def renamed(d: Decision) -> Decision:
+            if not d.error_types & renames.keys():
+                return d
+            return replace(d, error_types=frozenset(renames.get(e, e) for e in d.error_types))
+
+        for stack in (self._undo, self._redo):
+            stack[:] = [replace(c, before=renamed(c.before), after=renamed(c.after)) for c in stack]
 
     def undo(self) -> None:
         """Ctrl+Z: put back the decision as it was before the last change, and show that item."""

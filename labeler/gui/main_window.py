@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
                 s.project.rename_error_type(old, tmp)
             for old, tmp in temp.items():
                 s.project.rename_error_type(tmp, renames[old])
+            s.rename_in_history(renames)
             s.project.set_error_types(names)
         except ProjectError as e:
             QMessageBox.warning(self, "Error types", str(e))

@@ -1144,11 +1144,6 @@ CHECK_FILES_UP_TO = 200_000
 MAX_STORED_PROBS = 256 * 2**20
 
 
-# Work an import hands to other threads (Arrow encoding, the file listing: both let go of the GIL)
-# while this one writes.
-_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="labeler-import")
-
-
 @dataclass
 class _Target:
     """Where an import writes: the project itself, or for a first import a scratch file renamed into
@@ -1204,13 +1199,21 @@ def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
 
 
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
+    # Work handed to other threads (Arrow encoding, the file listing, an early flush: all let go of
+    # the GIL) while this one writes. A pool per import: no threads outlive it, none cross a fork.
+    with ThreadPoolExecutor(2, thread_name_prefix="labeler-import") as pool:
+        return _write_using(pool, project_path, source, ex, train_file, report, check_cancel, columns)
+
+
+def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, train_file, report, check_cancel,
+                 columns: dict) -> ImportSummary:
     n = len(ex.ids)
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
     # encoded on a second thread while the project is made and the matrix written
-    encoding = _BACKGROUND.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
+    encoding = pool.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
     listing = None
     if ex.path is not None and n <= CHECK_FILES_UP_TO:
-        listing = _BACKGROUND.submit(files.missing_files, source.parent, ex.path)
+        listing = pool.submit(files.missing_files, source.parent, ex.path)
     scores = None
     if ex.probs is not None and not keep_probs:
         # the matrix will not be kept, so rank now, while it is here
@@ -1255,7 +1258,7 @@ def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
                 k = ex.probs.shape[1]
                 columnar.write_matrix(c, "probs", ex.probs.blocks(columnar.matrix_chunk_rows(k)))
                 if new_file:  # the bulk of a new project is on its way to the disk while the rest is written
-                    flushing = _BACKGROUND.submit(files.sync, target.path, data_only=True)
+                    flushing = pool.submit(files.sync, target.path, data_only=True)
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)

@@ -396,6 +396,20 @@ def test_row09_null_probability_list_parquet(tmp_path, existing):
     assert_refused(src, existing, "probs", "row 2", classes=["x", "y"], cli_args=("--classes", "x,y"))
 
 
+@pytest.mark.parametrize("bad", [None, float("nan"), 1.5, -0.25])
+def test_row09_bad_probability_parquet_columns_across_row_groups(tmp_path, existing, bad):
+    """Parquet p_ columns are read as Arrow chunks (one per row group) and checked chunk by chunk:
+    a bad value in a later row group is found and named with its row."""
+    n = 30
+    p_x = [0.5] * n
+    p_x[23] = bad
+    src = tmp_path / "probs.parquet"
+    pq.write_table(pa.table({"id": [str(i) for i in range(n)], "path": ["a"] * n, "label": ["x"] * n,
+                             "p_x": pa.array(p_x, pa.float32()), "p_y": [0.5] * n}), src, row_group_size=10)
+    assert pq.ParquetFile(src).num_row_groups == 3
+    assert_refused(src, existing, "p_x", "row 24")
+
+
 def test_row09_text_in_a_probability_column(tmp_path, existing):
     src = tmp_path / "probs.csv"
     src.write_text("id,path,label,p_x,p_y\n1,a,x,0.5,0.5\n2,b,x,high,0.5\n", encoding="utf-8")

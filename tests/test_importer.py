@@ -585,3 +585,28 @@ def test_quoted_line_breaks_across_parse_blocks(tmp_path, monkeypatch, gz):
     got = examples(db)
     assert list(got) == [r[0] for r in rows]
     assert [(e["text"], e["label"]) for e in got.values()] == [(r[1], r[2]) for r in rows]
+
+
+def test_parquet_probabilities_over_row_groups_are_stored_exactly(tmp_path):
+    """Arrow reads each row group as its own chunk: the chunks line up in the stored matrix, the
+    derived figures and the item panel's top-k, float32 columns widened exactly."""
+    rng = np.random.default_rng(11)
+    n, k = 57, 4
+    probs = rng.dirichlet(np.ones(k), n).astype(np.float32)
+    labels = rng.integers(0, k, n)
+    table = {"id": [f"r{i:03d}" for i in range(n)], "path": ["a.png"] * n, "label": [f"c{v}" for v in labels]}
+    table.update({f"p_c{j}": pa.array(probs[:, j], pa.float32()) for j in range(k)})
+    src = tmp_path / "p.parquet"
+    pq.write_table(pa.table(table), src, row_group_size=10)
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    want = probs.astype(np.float64)
+    with Project.open(db, readonly=True) as p:
+        assert np.array_equal(p.probabilities(), want)
+        ex = p.examples_table().to_pylist()
+        for i in (0, 9, 10, 33, 56):
+            assert ex[i]["confidence"] == want[i].max()
+            assert ex[i]["p_label"] == want[i, labels[i]]
+            assert ex[i]["pred"] == f"c{int(np.argmax(want[i]))}"
+            top = sorted(range(k), key=lambda c: (-want[i, c], c))[:k]
+            assert p.example_at(i)["topk"] == [[c, want[i, c]] for c in top]

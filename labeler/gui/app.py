@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labeler.core.importer import ImportCancelled, ImportProblem
-from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.queue import QueueSpec
 from labeler.core.store import ProjectError
 
 from . import errors, keymap as keymapmod, loader, theme
@@ -77,11 +77,9 @@ def run(
         except (ProjectError, ImportProblem, OSError) as e:
             QMessageBox.critical(None, "labeler: cannot open", str(e))
             return EXIT_PROBLEM
-        try:
-            window.set_project(opened, spec)
-        except (QueueRefused, ProjectError) as e:  # ProjectError: a stored chunk found damaged
-            opened.close()
-            QMessageBox.critical(None, "labeler: cannot review this", str(e))
+        problem = window.take_project(opened, spec)
+        if problem is not None:
+            QMessageBox.critical(None, "labeler: cannot review this", problem)
             return EXIT_PROBLEM
         if summary is not None:
             window.statusBar().showMessage(summary.lines()[0], 8000)

@@ -272,6 +272,16 @@ class MainWindow(QMainWindow):
         self._show_location_warnings(project)
         self.session_changed.emit()
 
+    def take_project(self, project: Project, spec: QueueSpec | None = None) -> str | None:
+        """:meth:`set_project`, or (the queue refused, a stored chunk found damaged) close
+        ``project`` and say why."""
+        try:
+            self.set_project(project, spec)
+        except (QueueRefused, ProjectError) as e:
+            project.close()
+            return str(e)
+        return None
+
     def close_project(self) -> None:
         self._checkpoint_timer.stop()  # closing checkpoints anyway
         if self.session is not None:
@@ -296,11 +306,9 @@ class MainWindow(QMainWindow):
         except OPEN_PROBLEMS as e:
             QMessageBox.critical(self, "labeler: cannot open", str(e))
             return False
-        try:
-            self.set_project(project)
-        except (QueueRefused, ProjectError) as e:  # ProjectError: a stored chunk found damaged
-            project.close()
-            QMessageBox.critical(self, "labeler: cannot open", str(e))
+        problem = self.take_project(project)
+        if problem is not None:
+            QMessageBox.critical(self, "labeler: cannot open", problem)
             return False
         if summary is not None:
             self.statusBar().showMessage(summary.lines()[0], 8000)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number with a sign: "-1", "+3.5", "-0.25", "-.5", "-1e5", "+2.5E-3". Strict on
+# purpose: ASCII digits only, no spaces, no "_" or thousands separators, no inf/nan, no hex. A cell
+# that is exactly this is a number to a spreadsheet, not a formula, so it is written as it is.
+SIGNED_NUMBER = re.compile(r"[+-](?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def spreadsheet_safe(value):
-    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): prefix a quote."""
-    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS):
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): a text cell that
+    begins with = + - @ tab or CR gets a quote in front, except a signed number (see
+    :data:`SIGNED_NUMBER`: "-1" stays "-1", while "-1+2", "-cmd", "+A1" and "- 1" are quoted)."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS) and not SIGNED_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -14,7 +14,8 @@ from .core import queue as queuemod
 from .core import files, stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
-from .core.store import Project, ProjectError, clean_error_types, default_project_path, location_warnings
+from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_types, default_project_path,
+                         location_warnings)
 
 PROJECT_SUFFIX = ".labeler.db"
 
@@ -69,6 +70,31 @@ def _open_readonly(project: str | None) -> Project:
         _fail(str(e))
 
 
+def _open_writable(project: str | None) -> Project:
+    """The project open for writing; refused with a message when another labeler writes to it."""
+    path = _find_project(project)
+    try:
+        return _warn(Project.open(path))
+    except ProjectError as e:
+        _fail(str(e))
+
+
+def _read_taxonomy(path: str) -> list[str]:
+    """The error types of a taxonomy file: one a line, in order, blank lines skipped."""
+    try:
+        return clean_error_types(Path(path).read_text(encoding="utf-8-sig").splitlines())
+    except UnicodeDecodeError:
+        _fail(f"{path}: not UTF-8 text")
+    except OSError as e:
+        _fail(f"{path}: {e.strerror}")
+    except ProjectError as e:
+        _fail(f"{path}: {e}")
+
+
+# How a taxonomy that drops error types in use is refused (see Project.check_error_types).
+TAXONOMY_REFUSAL_HINT = "rename them with `labeler taxonomy rename OLD NEW`, or pass --force to drop them"
+
+
 def _warn(p: Project) -> Project:
     """Say where the project is when that is risky (a network or removable drive)."""
     for w in p.warnings:
@@ -120,28 +146,41 @@ def _progress_printer():
 @click.option("--train-file", type=click.Path(exists=True, dir_okay=False),
               help="The training-set file that corrected labels are written back into.")
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
-def import_cmd(predictions, project, columns, classes, classes_file, split, train_file, taxonomy):
+@click.option("--force", is_flag=True,
+              help="Replace the taxonomy even if it drops error types that decisions use (they then count as untagged).")
+def import_cmd(predictions, project, columns, classes, classes_file, split, train_file, taxonomy, force):
     """Load a predictions file (CSV/TSV, Parquet, JSONL) into a project.
 
-    Re-importing updates examples by id and keeps every review."""
+    Re-importing updates examples by id and keeps every review. A --taxonomy that leaves out error
+    types which decisions use is refused, before anything is written, unless --force is given."""
     cancel = threading.Event()
+    target = Path(project) if project else default_project_path(predictions)
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
         error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
-        for w in location_warnings(project or default_project_path(predictions)):
+        if error_types is not None and not force and target.exists():
+            with Project.open(target, readonly=True) as existing:
+                existing.check_error_types(error_types)
+        for w in location_warnings(target):
             click.echo(f"Warning: {w}", err=True)
         summary = import_predictions(
             predictions, project, columns=_parse_columns(columns),
             classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
             progress=_progress_printer(), cancel=cancel,
         )
+    except ErrorTypesInUse as e:
+        _fail(f"{taxonomy}: {e}; {TAXONOMY_REFUSAL_HINT}. Nothing was imported")
     except (ImportProblem, ProjectError) as e:
         _fail(f"{taxonomy}: {e}" if taxonomy and "error type" in str(e) else str(e))
     except KeyboardInterrupt:
         _fail("import cancelled; nothing was written")
     if error_types is not None:
         with Project.open(summary.project) as p:
-            p.set_error_types(error_types)
+            try:
+                p.set_error_types(error_types, force=force)
+            except ErrorTypesInUse as e:  # decisions written between the check and now
+                _fail(f"the import is saved, but the taxonomy was not replaced: {taxonomy}: {e};"
+                      f" {TAXONOMY_REFUSAL_HINT}")
     for line in summary.lines():
         click.echo(line)
 
@@ -431,3 +470,89 @@ def restore(project, list_only, backup):
     click.echo(f"Restored {done.project} from {done.backup}")
     for m in done.moved_aside:
         click.echo(f"  the file that was there is kept as {m}")
+
+
+# ---------------------------------------------------------------------------------------------
+# taxonomy
+
+
+@main.group("taxonomy")
+def taxonomy_group() -> None:
+    """The error types of a project (keys 1-9 in review, in order): list, rename, replace."""
+
+
+@taxonomy_group.command("list")
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def taxonomy_list(project, as_json):
+    """The error types in order, each with its key and the number of decisions that use it.
+
+    Error types that decisions still carry but the taxonomy no longer lists (dropped with --force,
+    or removed in the window) come last, without a key: the tally counts those decisions as
+    untagged.
+
+    JSON: [{name, key, decisions, in_taxonomy}]."""
+    with _open_readonly(project) as p:
+        names = p.error_types()
+        usage = p.error_type_usage()
+    items = [{"name": n, "key": i + 1 if i < 9 else None, "decisions": usage.get(n, 0), "in_taxonomy": True}
+             for i, n in enumerate(names)]
+    items += [{"name": n, "key": None, "decisions": usage[n], "in_taxonomy": False}
+              for n in sorted(set(usage) - set(names))]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    if not names:
+        click.echo("no error types yet: `labeler taxonomy set FILE` (one a line)")
+    w = max([len(it["name"]) for it in items] + [len("error type")])
+    if items:
+        click.echo(f"{'key':>3}  {'error type':<{w}}  decisions")
+    for it in items:
+        key = "" if it["key"] is None else str(it["key"])
+        note = "" if it["in_taxonomy"] else "  (not in the taxonomy: counted as untagged)"
+        click.echo(f"{key:>3}  {it['name']:<{w}}  {it['decisions']:>9}{note}")
+
+
+@taxonomy_group.command("rename")
+@click.argument("old")
+@click.argument("new")
+@project_option
+def taxonomy_rename(old, new, project):
+    """Rename error type OLD to NEW, in the taxonomy and on every decision that uses it.
+
+    NEW keeps OLD's place (and key). Refused when OLD is not an error type or NEW is one already."""
+    with _open_writable(project) as p:
+        n = p.error_type_usage().get(old, 0)
+        try:
+            p.rename_error_type(old, new)
+        except ProjectError as e:
+            _fail(str(e))
+    click.echo(f"Renamed {old!r} to {new.strip()!r}; {n} decision{'' if n == 1 else 's'} changed with it")
+
+
+@taxonomy_group.command("set")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Drop error types that decisions use (they then count as untagged).")
+@project_option
+def taxonomy_set(file, force, project):
+    """Replace the error types with those of FILE: one a line, in order (the first nine get keys 1-9).
+
+    Refused, nothing changed, when FILE leaves out error types that decisions use: their decisions
+    would count as untagged. Rename them first (`labeler taxonomy rename OLD NEW`), or pass --force
+    to drop them; the decisions keep the dropped names."""
+    names = _read_taxonomy(file)
+    with _open_writable(project) as p:
+        try:
+            p.check_error_types(names)
+            dropped = None
+        except ErrorTypesInUse as e:
+            if not force:
+                _fail(f"{file}: {e}; {TAXONOMY_REFUSAL_HINT}")
+            dropped = e
+        p.set_error_types(names, force=force)
+    click.echo(f"{len(names)} error type{'' if len(names) == 1 else 's'} set from {file}")
+    if dropped is not None:
+        which = ", ".join(f"{name} ({n})" for name, n in dropped.dropped.items())
+        n = dropped.decisions
+        click.echo(f"Warning: dropped with --force: {which}, on {n} decision{'' if n == 1 else 's'} in all;"
+                   " the decisions keep these names, and the tally counts them as untagged", err=True)

@@ -48,6 +48,19 @@ class ProjectLocked(ProjectError):
     """Another process is writing to the project."""
 
 
+class ErrorTypesInUse(ProjectError):
+    """A new taxonomy would drop error types that decisions use: those decisions would count as
+    untagged. ``dropped`` is {error type: decisions using it} in taxonomy order, ``decisions`` the
+    number of decisions using at least one of them."""
+
+    def __init__(self, dropped: dict[str, int], decisions: int):
+        self.dropped = dropped
+        self.decisions = decisions
+        which = ", ".join(f"{name} ({n})" for name, n in dropped.items())
+        use = "decision uses" if decisions == 1 else "decisions use"
+        super().__init__(f"the new taxonomy drops error types that {decisions} {use}: {which}")
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -532,10 +545,46 @@ class Project:
     def error_types(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM error_types ORDER BY position")]
 
-    def set_error_types(self, names: list[str]) -> None:
-        """Replace the taxonomy (order = digit keys). Renames are done with :meth:`rename_error_type`."""
+    def error_type_usage(self) -> dict[str, int]:
+        """{error type: how many decisions use it}, for every error type found on a decision (one
+        that was dropped from the taxonomy too); types no decision uses are not listed."""
+        counts: dict[str, int] = {}
+        for (ets,) in self.conn.execute("SELECT error_types FROM decisions WHERE error_types != '[]'"):
+            for name in set(json.loads(ets or "[]")):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def check_error_types(self, names: list[str], *, renames: dict[str, str] | None = None) -> None:
+        """Raise :class:`ErrorTypesInUse` when the taxonomy ``names`` (after ``renames`` {old: new}
+        are applied to the current one) leaves out error types of the current taxonomy that
+        decisions use: the tally would count those decisions as untagged. Types already missing
+        from the taxonomy are not "dropped" again. Writes nothing."""
+        renames = renames or {}
+        keep = set(clean_error_types(names))
+        current = [renames.get(n, n) for n in self.error_types()]
+        gone = [n for n in current if n not in keep]
+        if not gone:
+            return
+        dropped: dict[str, int] = {}
+        decisions = 0
+        for (ets,) in self.conn.execute("SELECT error_types FROM decisions WHERE error_types != '[]'"):
+            hit = {renames.get(e, e) for e in json.loads(ets or "[]")}.intersection(gone)
+            decisions += bool(hit)
+            for name in hit:
+                dropped[name] = dropped.get(name, 0) + 1
+        if decisions:
+            raise ErrorTypesInUse({n: dropped[n] for n in gone if n in dropped}, decisions)
+
+    def set_error_types(self, names: list[str], *, force: bool = False) -> None:
+        """Replace the taxonomy (order = digit keys). Renames are done with :meth:`rename_error_type`.
+
+        Refused with :class:`ErrorTypesInUse`, nothing written, when the new list drops error types
+        that decisions use (see :meth:`check_error_types`), unless ``force``: the decisions keep
+        the dropped names but the tally counts them as untagged."""
         clean = clean_error_types(names)
         with self.transaction() as c:
+            if not force:
+                self.check_error_types(clean)
             c.execute("DELETE FROM error_types")
             c.executemany(
                 "INSERT INTO error_types(name, position) VALUES (?, ?)",
@@ -543,12 +592,16 @@ class Project:
             )
 
     def rename_error_type(self, old: str, new: str) -> None:
+        """Rename an error type of the taxonomy (its place and key stay) and on every decision that
+        uses it. Refused when ``old`` is not in the taxonomy or ``new`` is empty or in it already."""
         new = new.strip()
         names = self.error_types()
         if old not in names:
-            raise ProjectError(f"no error type {old!r}")
-        if not new or new in names:
-            raise ProjectError(f"cannot rename {old!r} to {new!r}")
+            raise ProjectError(f"no error type {old!r} (the error types are: {', '.join(names) or 'none'})")
+        if not new:
+            raise ProjectError(f"cannot rename {old!r}: the new name is empty")
+        if new in names:
+            raise ProjectError(f"cannot rename {old!r} to {new!r}: there is an error type {new!r} already")
         with self.transaction() as c:
             c.execute("UPDATE error_types SET name = ? WHERE name = ?", (new, old))
             rows = c.execute(

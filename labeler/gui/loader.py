@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from labeler.core.importer import ImportCancelled, ImportSummary, MissingColumns, import_predictions
-from labeler.core.store import SQLITE_MAGIC, Project, default_project_path
+from labeler.core.store import SQLITE_MAGIC, ErrorTypesInUse, Project, default_project_path
 
 PROJECT_SUFFIX = ".labeler.db"
 STAGES = {"reading": "Reading", "checking": "Checking", "ranking": "Ranking labels", "writing": "Writing", "done": "Done"}
@@ -89,6 +89,19 @@ def import_with_progress(
     return outcome["summary"]
 
 
+def confirm_dropping(parent: QWidget | None, problem: ErrorTypesInUse) -> bool:
+    """Ask (Yes/No, No by default) whether to drop error types that decisions use anyway."""
+    text = str(problem)
+    answer = QMessageBox.question(
+        parent, "labeler: error types in use",
+        f"{text[:1].upper()}{text[1:]}.\n\nThose decisions keep the names, but the tally would count them as"
+        " untagged. Rename an error type instead to keep its decisions (Review ▸ Edit error types…).\n\n"
+        "Drop them anyway? No keeps the error types as they are.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
 def open_source(
     parent: QWidget | None,
     source: str | Path | None,
@@ -97,7 +110,9 @@ def open_source(
 ) -> tuple[Project, ImportSummary | None]:
     """Open a project, importing ``source`` into it first if that is a predictions file.
 
-    Re-importing the predictions file of an existing project updates it and keeps its reviews."""
+    Re-importing the predictions file of an existing project updates it and keeps its reviews. A
+    ``taxonomy`` that drops error types in use is applied only if the user says so (else the
+    project keeps its own)."""
     summary = None
     if source is not None and not is_project_file(source):
         columns = None
@@ -120,11 +135,15 @@ def open_source(
     if taxonomy is not None:
         try:
             names = Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()
-            opened.set_error_types(names)
+            try:
+                opened.set_error_types(names)
+            except ErrorTypesInUse as e:
+                if confirm_dropping(parent, e):
+                    opened.set_error_types(names, force=True)
         except BaseException:
             opened.close()
             raise
     return opened, summary
 
 
-__all__ = ["ImportCancelled", "import_with_progress", "is_project_file", "open_source"]
+__all__ = ["ImportCancelled", "confirm_dropping", "import_with_progress", "is_project_file", "open_source"]

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from labeler.core.importer import ImportCancelled, ImportProblem
 from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
 from labeler.core.session import ReviewSession, SessionEvent
-from labeler.core.store import Project, ProjectError, default_project_path
+from labeler.core.store import ErrorTypesInUse, Project, ProjectError, default_project_path
 
 from . import analysis, dialogs, keymap as keymapmod, loader, theme
 from .help_overlay import HelpOverlay
@@ -233,8 +233,19 @@ class MainWindow(QMainWindow):
             self.apply_error_types(*dialog.result_names())
 
     def apply_error_types(self, names: list[str], renames: dict[str, str]) -> None:
-        """The taxonomy in a new order (digit keys follow it), with renames carried into decisions."""
+        """The taxonomy in a new order (digit keys follow it), with renames carried into decisions.
+        Removing error types that decisions use asks first (No changes nothing)."""
         s = self.session
+        force = False
+        try:
+            s.project.check_error_types(names, renames=renames)
+        except ErrorTypesInUse as e:
+            if not loader.confirm_dropping(self, e):
+                return
+            force = True
+        except ProjectError as e:  # a name listed twice
+            QMessageBox.warning(self, "Error types", str(e))
+            return
         try:
             # Through temporary names, so that swapping two names works.
             temp = {old: f"\x00renaming {i}" for i, old in enumerate(renames)}
@@ -243,7 +254,7 @@ class MainWindow(QMainWindow):
             for old, tmp in temp.items():
                 s.project.rename_error_type(tmp, renames[old])
             s.rename_in_history(renames)
-            s.project.set_error_types(names)
+            s.project.set_error_types(names, force=force)
         except ProjectError as e:
             QMessageBox.warning(self, "Error types", str(e))
         s.reload_decisions()

@@ -136,10 +136,12 @@ def _progress_printer():
 
 
 @main.command("import")
-@click.argument("predictions", type=click.Path(exists=True, dir_okay=False))
+@click.argument("predictions", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @project_option
+@click.option("--add", is_flag=True, help="Add the file(s) to an existing project (refused if there is none).")
 @click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
-              help="Use column NAME for ROLE (id, path, text, label, pred, confidence, split, probs).")
+              help="Use column NAME for ROLE (id, path, text, label, pred, confidence, split, probs)."
+                   " Without it, a file imported before is read with the columns it was given then.")
 @click.option("--classes", help="The classes, comma-separated, in order.")
 @click.option("--classes-file", type=click.Path(exists=True, dir_okay=False), help="The classes, one per line.")
 @click.option("--split", "split", help="The split of every row when the file has no split column (default: dev).")
@@ -148,13 +150,17 @@ def _progress_printer():
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
 @click.option("--force", is_flag=True,
               help="Replace the taxonomy even if it drops error types that decisions use (they then count as untagged).")
-def import_cmd(predictions, project, columns, classes, classes_file, split, train_file, taxonomy, force):
-    """Load a predictions file (CSV/TSV, Parquet, JSONL) into a project.
+def import_cmd(predictions, project, add, columns, classes, classes_file, split, train_file, taxonomy, force):
+    """Load predictions files (CSV/TSV, Parquet, JSONL) into a project: one file, or one per split
+    (`labeler import dev.csv train.csv test.csv`; each file's split from its split column, its name,
+    or --split).
 
-    Re-importing updates examples by id and keeps every review. A --taxonomy that leaves out error
+    A project holds every file imported into it. Re-importing a file replaces that file's examples
+    (matched by id; every review is kept) and reads it with the --column options given at its last
+    import, unless new ones are given. A --taxonomy that leaves out error
     types which decisions use is refused, before anything is written, unless --force is given."""
     cancel = threading.Event()
-    target = Path(project) if project else default_project_path(predictions)
+    target = Path(project) if project else default_project_path(predictions[0])
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
         error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
@@ -164,7 +170,7 @@ def import_cmd(predictions, project, columns, classes, classes_file, split, trai
         for w in location_warnings(target):
             click.echo(f"Warning: {w}", err=True)
         summary = import_predictions(
-            predictions, project, columns=_parse_columns(columns),
+            list(predictions), project, columns=_parse_columns(columns) or None, add=add,
             classes=_parse_classes(classes, classes_file), split=split, train_file=train_file,
             progress=_progress_printer(), cancel=cancel,
         )

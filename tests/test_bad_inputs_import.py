@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from conftest import BIG_ROWS, content_snapshot, file_digest, project_files, snapshot
+from conftest import BIG_ROWS, content_snapshot, file_digest, make_big_csv, project_files, snapshot
 from labeler.cli import main
 from labeler.core.importer import ImportCancelled, ImportProblem, import_predictions
 from labeler.core.store import Decision, Project, ProjectError
@@ -42,6 +42,19 @@ def existing(tmp_path) -> Path:
     import_predictions(src, db)
     with Project.open(db) as p:
         p.write_decision("o1", Decision(), Decision(label="dog", reviewed=True), "label dog")
+    return db
+
+
+@pytest.fixture
+def existing_big(tmp_path) -> Path:
+    """An existing project (with one review) made from an earlier version of the big file: its first
+    rows, so that importing the big file is a new version of the same file, not a second file."""
+    folder = tmp_path / "existing_big"
+    folder.mkdir()
+    db = folder / "old.labeler.db"
+    import_predictions(make_big_csv(folder / "old.csv", 3), db)
+    with Project.open(db) as p:
+        p.write_decision("e0000000", Decision(), Decision(label="c1", reviewed=True), "label c1")
     return db
 
 
@@ -661,7 +674,8 @@ def _mid_write(fields: list[str]) -> bool:
     return fields[0] == "writing" and float(fields[1]) > 0.6
 
 
-def test_row18_kill_during_import(tmp_path, big_csv, existing):
+def test_row18_kill_during_import(tmp_path, big_csv, existing_big):
+    existing = existing_big
     cases = {
         # new project: killed while reading, and in the middle of writing (100k rows written)
         "new_early": (tmp_path / "a" / "new.labeler.db", lambda f: f[0] == "reading"),
@@ -709,14 +723,15 @@ def test_row18_kill_during_import(tmp_path, big_csv, existing):
             assert snapshot(db) == before
             assert file_digest(db) == before_digest
             with Project.open(db) as p:  # the lock died with the process
-                assert p.example_count() == 2
+                assert p.example_count() == 3
 
 
 # ---------------------------------------------------------------------------------------------
 # 19. a very large file: progress and cancel
 
 
-def test_row19_progress_and_cancel(tmp_path, big_csv, existing):
+def test_row19_progress_and_cancel(tmp_path, big_csv, existing_big):
+    existing = existing_big
     seen: list[tuple[str, float]] = []
     cancel = threading.Event()
 
@@ -734,7 +749,7 @@ def test_row19_progress_and_cancel(tmp_path, big_csv, existing):
     assert [s for s, _ in seen][-1] == "writing"
     assert file_digest(existing) == digest
     with Project.open(existing, readonly=True) as p:
-        assert p.example_count() == 2
+        assert p.example_count() == 3
 
 
 def test_row19_cancel_while_writing_a_new_project(tmp_path):

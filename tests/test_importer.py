@@ -19,6 +19,7 @@ import pytest
 
 from conftest import DIGITS, DIGITS_CSV, project_files, snapshot
 from labeler.core import columns as colmod, importer
+from labeler.core.formats import delimited
 from labeler.core.importer import ImportProblem, import_predictions, read_table
 from labeler.core.store import Project, default_project_path
 
@@ -574,7 +575,7 @@ def test_quoted_line_breaks_across_parse_blocks(tmp_path, monkeypatch, gz):
     import csv
     import gzip
 
-    monkeypatch.setattr(importer, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(delimited, "CSV_BLOCK_BYTES", 64)
     rows = [[str(i), f"line {i}\nnext, \"q\"\n" if i % 3 == 0 else f"t{i}", "a" if i % 2 else "b", "a"] for i in range(200)]
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([["id", "text", "label", "pred"], *rows])

@@ -8,12 +8,10 @@ Values that identify things (ids, labels, paths) are read as exact strings: ``00
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
-import io
 import json
 import math
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,16 +22,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from . import columns as colmod
-from . import columnar, files
+from . import columnar, files, formats, mapping
 from . import store as store_mod
+from .formats import ArrowColumns, Table, preview, read_table  # noqa: F401  (preview: for the window)
+from .probs import ProbColumns
+from .problems import ImportCancelled, ImportProblem, MissingColumns
 from .store import TOPK, Project, ProjectError, default_project_path, now_iso
 
 SUM_TOLERANCE = 1e-3
-CSV_BLOCK_BYTES = 1 << 22  # parsed in parallel, block by block
 SPLITS = ("train", "dev", "test")
 SPLIT_VALUES = {
     "train": "train", "training": "train", "trn": "train",
@@ -43,77 +41,6 @@ SPLIT_VALUES = {
 
 Progress = Callable[[str, float], None]
 
-
-class ImportProblem(ValueError):
-    """The predictions file cannot be imported; the message says where and why."""
-
-
-class MissingColumns(ImportProblem):
-    """Some roles have no column: the window asks for them, the CLI names them."""
-
-    def __init__(self, missing: list[str], found: list[str], detected: dict[str, str], message: str):
-        super().__init__(message)
-        self.missing = missing  # e.g. ["label", "path or text"]
-        self.found = found  # every column of the file
-        self.detected = detected  # role -> column, for the roles that were found
-
-
-class ImportCancelled(Exception):
-    """The user cancelled the import; nothing was written."""
-
-
-class ArrowColumns:
-    """The columns of an Arrow table, as pandas Series converted only when first asked for: an
-    import reads most columns straight from Arrow and never pays for their conversion."""
-
-    def __init__(self, table: pa.Table):
-        self._table = table
-        self._series: dict[str, pd.Series] = {}
-
-    def __len__(self) -> int:
-        return self._table.num_rows
-
-    def __getitem__(self, key):
-        if isinstance(key, list):
-            return pd.DataFrame({k: self[k] for k in key})
-        if key not in self._series:
-            self._series[key] = self._table.column(key).to_pandas()
-        return self._series[key]
-
-    def strings(self, name: str) -> pa.Array | None:
-        """The column as one Arrow string array, if it is one (exact text, no nulls)."""
-        col = self._table.column(name)
-        if col.type != pa.string() or col.null_count:
-            return None
-        return col.combine_chunks()
-
-    def float_chunks(self, name: str) -> list[np.ndarray]:
-        """A float64 column's chunks as numpy (views where there are no nulls; null = NaN)."""
-        return [c.to_numpy(zero_copy_only=False) for c in self._table.column(name).chunks]
-
-    def floats(self, name: str) -> np.ndarray:
-        """A float64 column as numpy (null = NaN)."""
-        return np.asarray(self._table.column(name).to_numpy(), dtype=np.float64)
-
-
-@dataclass
-class Table:
-    """A predictions file as read: every column as exact strings, or lists for list columns."""
-
-    path: Path
-    columns: list[str]
-    frame: pd.DataFrame | ArrowColumns
-    first_line: int  # the file line of frame row 0, for messages (None-like 0 for Parquet)
-    float_columns: set[str] = field(default_factory=set)  # already parsed as float64
-    lines: list[int] | None = None  # the file line of every row, where rows and lines do not match
-    find_lines: Callable[[], list[int] | None] | None = None  # computes ``lines`` when first needed
-
-    def where(self, row: int) -> str:
-        if self.find_lines is not None:
-            self.lines, self.find_lines = self.find_lines(), None
-        if self.lines is not None:
-            return f"line {self.lines[row]}"
-        return f"line {row + self.first_line}" if self.first_line else f"row {row + 1}"
 
 
 @dataclass
@@ -131,6 +58,7 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
     missing_files: int | None = None  # None: not checked (a very large file)
     missing_examples: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # every file the project holds, described
 
     def lines(self) -> list[str]:
         out = [
@@ -154,463 +82,16 @@ class ImportSummary:
                        " placeholder and can still be reviewed")
         elif self.missing_files is None:
             out.append(f"  example files not checked at import ({self.rows} rows): `labeler summary` counts missing ones")
+        if len(self.files) > 1:
+            out.append(f"  the project holds {len(self.files)} files:")
+            out += [f"    {f}" for f in self.files]
         out += [f"  warning: {w}" for w in self.warnings]
         return out
 
 
 # --------------------------------------------------------------------------------------------
-# reading
-
-
-def _fmt_kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
-        return "jsonl"
-    if name.endswith((".tsv", ".tsv.gz", ".tab")):
-        return "tsv"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith((".txt", ".txt.gz")):
-        return "txt"
-    raise ImportProblem(
-        f"{path}: unknown file type (expected .csv, .tsv, .txt, .csv.gz, .parquet, .jsonl or .ndjson)"
-    )
-
-
-def _open_text_bytes(path: Path):
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-
-
-def preview(path: str | os.PathLike, rows: int = 20) -> tuple[list[str], list[list[str]]]:
-    """The header and the first ``rows`` rows as text, for a column-mapping dialog."""
-    path = Path(path)
-    kind = _fmt_kind(path)
-    if kind == "parquet":
-        t = pq.ParquetFile(path).read_row_group(0).slice(0, rows) if pq.ParquetFile(path).num_row_groups else None
-        if t is None:
-            return [], []
-        cols = t.column_names
-        return cols, [["" if v is None else str(v) for v in r.values()] for r in t.to_pylist()]
-    if kind == "jsonl":
-        out: list[dict] = []
-        with _open_text_bytes(path) as f:
-            for raw in f:
-                if raw.strip():
-                    try:
-                        obj = json.loads(raw)
-                    except json.JSONDecodeError:
-                        break
-                    if isinstance(obj, dict):
-                        out.append(obj)
-                if len(out) >= rows:
-                    break
-        cols = list(dict.fromkeys(k for o in out for k in o))
-        return cols, [["" if o.get(c) is None else str(o.get(c)) for c in cols] for o in out]
-    header, delim = _read_header(path, kind)
-    with _open_text_bytes(path) as f:
-        text = f.read(1 << 20).decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    next(reader, None)
-    body = []
-    for r in reader:
-        body.append(r)
-        if len(body) >= rows:
-            break
-    return header, body
-
-
-def read_table(path: str | os.PathLike, *, float_columns: Callable[[list[str]], set[str]] | None = None) -> Table:
-    """Read ``path`` into a :class:`Table`. ``float_columns(header)`` names the columns to parse as
-    numbers while reading (probabilities), which is much faster than converting strings later."""
-    path = Path(path)
-    if not path.exists():
-        raise ImportProblem(f"{path}: no such file")
-    if path.is_dir():
-        raise ImportProblem(f"{path} is a folder, not a predictions file")
-    kind = _fmt_kind(path)
-    if os.path.getsize(path) == 0:
-        raise ImportProblem(f"{path}: the file is empty (no header, no rows)")
-    if kind == "parquet":
-        return _read_parquet(path)
-    if kind == "jsonl":
-        return _read_jsonl(path)
-    return _read_delimited(path, kind, float_columns)
-
-
-def _read_header(path: Path, kind: str) -> tuple[list[str], str]:
-    with _open_text_bytes(path) as f:
-        sample = f.read(1 << 16)
-        while b"\n" not in sample:  # a very wide header (thousands of probability columns)
-            more = f.read(1 << 20)
-            if not more:
-                break
-            sample += more
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportProblem(f"{path}: the file is UTF-16 (as Excel saves \"Unicode text\"); save it as UTF-8")
-    try:
-        text = sample.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        if e.start < len(sample) - 4:  # not just a character cut at the end of the sample
-            line = sample[: e.start].count(b"\n") + 1
-            raise ImportProblem(
-                f"{path}: line {line} is not valid UTF-8 (byte 0x{sample[e.start]:02x});"
-                " save the file as UTF-8 (it looks like cp1252/Latin-1)"
-            ) from None
-        text = sample[: e.start].decode("utf-8-sig")
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if kind == "tsv":
-        delim = "\t"
-    elif kind == "csv":
-        delim = ","
-    else:
-        try:
-            delim = csv.Sniffer().sniff(text[:8192], delimiters=",\t;|").delimiter
-        except csv.Error:
-            delim = "\t" if first.count("\t") > first.count(",") else ","
-    header = next(csv.reader([first], delimiter=delim), [])
-    if not header or all(not h.strip() for h in header):
-        raise ImportProblem(f"{path}: the first line is empty; expected a header naming the columns")
-    dupes = _repeated(header)
-    if dupes:
-        raise ImportProblem(f"{path}: duplicate column names in the header: {', '.join(dupes)}")
-    blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
-    if blank:
-        raise ImportProblem(f"{path}: column {blank[0]} of the header has no name")
-    return header, delim
-
-
-def _repeated(names: list[str]) -> list[str]:
-    """The names that occur more than once (linear: files can have thousands of columns)."""
-    seen: set[str] = set()
-    return sorted({n for n in names if n in seen or seen.add(n)})
-
-
-def _read_delimited(path: Path, kind: str, float_columns) -> Table:
-    header, delim = _read_header(path, kind)
-    floats = set(float_columns(header)) if float_columns else set()
-    types = {c: (pa.float64() if c in floats else pa.string()) for c in header}
-    gz = path.name.lower().endswith(".gz")  # Arrow's "detect" misses an upper-case .GZ
-
-    def read(newlines_in_values: bool) -> pa.Table:
-        with pa.input_stream(str(path), compression="gzip" if gz else None) as stream:
-            return pacsv.read_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
-                                               block_size=CSV_BLOCK_BYTES),
-                parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=newlines_in_values),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
-                ),
-            )
-
-    try:
-        try:
-            # Blocks cut at any line break parse in parallel. A quoted value holding a line break
-            # that a cut falls into makes Arrow stop ("parser got out of sync with chunker"): then
-            # the file is read again with blocks cut between records only, which is serial.
-            table = read(False)
-        except pa.ArrowInvalid:
-            table = read(True)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-        raise _diagnose_delimited(path, header, delim, floats, e) from None
-    if table.num_rows == 0:
-        raise ImportProblem(f"{path}: no rows (the file has a header only)")
-    return Table(path, header, ArrowColumns(table), first_line=2, float_columns=floats,
-                 find_lines=lambda: _record_lines(path, delim, table.num_rows))
-
-
-def _record_lines(path: Path, delim: str, rows: int) -> list[int] | None:
-    """The file line each data row starts on, for messages; None when row N is simply line N + 2.
-    Blank lines and quoted line breaks make them differ. Only computed when a message needs it."""
-    with _open_text_bytes(path) as f:
-        raw = f.read()
-    newlines = raw.count(b"\n")
-    if newlines - (1 if raw.endswith(b"\n") else 0) == rows and b"\n\n" not in raw and b"\n\r\n" not in raw:
-        return None
-    reader = csv.reader(io.StringIO(raw.decode("utf-8-sig", errors="replace"), newline=""), delimiter=delim)
-    out: list[int] = []
-    end = 0
-    for i, row in enumerate(reader):
-        start, end = end + 1, reader.line_num
-        if i > 0 and row:
-            out.append(start)
-    return out if len(out) == rows else None
-
-
-def _diagnose_delimited(path: Path, header: list[str], delim: str, floats: set[str], err: Exception) -> ImportProblem:
-    """The fast reader failed: find the exact line and problem with a careful (slow) pass."""
-    with _open_text_bytes(path) as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        return ImportProblem(
-            f"{path}: line {line} is not valid UTF-8 (byte 0x{raw[e.start]:02x});"
-            " save the file as UTF-8 (it looks like cp1252/Latin-1)"
-        )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
-    idx = {c: i for i, c in enumerate(header)}
-    start = 1  # the line the record being read starts on (a quoted field may span lines)
-    records = 0
-    try:
-        next(reader)
-        while True:
-            start = reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if not row:
-                continue
-            records += 1
-            if len(row) != len(header):
-                return ImportProblem(
-                    f"{path}: line {start} has {len(row)} fields, the header has {len(header)}"
-                )
-            for c in floats:
-                v = row[idx[c]].strip()
-                if v == "":
-                    return ImportProblem(f"{path}: line {start}, column {c!r}: empty probability")
-                try:
-                    float(v)
-                except ValueError:
-                    return ImportProblem(
-                        f"{path}: line {start}, column {c!r}: {v!r} is not a number"
-                    )
-    except csv.Error as e:
-        return ImportProblem(f"{path}: line {start}: broken quoting or field ({e})")
-    if records == 0:
-        return ImportProblem(f"{path}: no rows (the file has a header only)")
-    msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if "quote" in msg.lower() or "eof" in msg.lower():
-        return ImportProblem(f"{path}: broken quoting near the end of the file ({msg})")
-    return ImportProblem(f"{path}: cannot parse the file: {msg}")
-
-
-def _read_parquet(path: Path) -> Table:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as e:
-        raise ImportProblem(f"{path}: not a readable Parquet file ({e})") from None
-    names = table.schema.names
-    dupes = _repeated(names)
-    if dupes:
-        raise ImportProblem(f"{path}: duplicate column names: {', '.join(dupes)}")
-    if table.num_rows == 0:
-        raise ImportProblem(f"{path}: no rows")
-    columns, floats = [], set()
-    for name, col in zip(names, table.columns):
-        t = col.type
-        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-            columns.append(col)
-        elif pa.types.is_floating(t):
-            columns.append(col.cast(pa.float64()))
-            floats.add(name)
-        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_dictionary(t):
-            # exact text without a Python object per value (Arrow writes integers as str() does)
-            columns.append(pc.fill_null(col.cast(pa.string()), ""))
-        else:
-            columns.append(pa.array([("" if v is None else str(v)) for v in col.to_pylist()], pa.string()))
-    frame = ArrowColumns(pa.table(columns, names=names))
-    return Table(path, list(names), frame, first_line=0, float_columns=floats)
-
-
-def _read_jsonl(path: Path) -> Table:
-    records = []
-    seen: dict[str, None] = {}
-    with _open_text_bytes(path) as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise ImportProblem(f"{path}: line {lineno} is not valid UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line, parse_int=str, parse_float=str, object_pairs_hook=_unique_keys)
-            except json.JSONDecodeError as e:
-                raise ImportProblem(f"{path}: line {lineno} is not valid JSON ({e.msg} at column {e.colno})") from None
-            except _DuplicateKey as e:
-                # json.loads would silently keep the last value, like pandas renaming CSV columns
-                raise ImportProblem(f"{path}: line {lineno} names the key {e.args[0]!r} twice") from None
-            if not isinstance(obj, dict):
-                raise ImportProblem(f"{path}: line {lineno} is not a JSON object")
-            for k in obj:
-                seen.setdefault(k, None)
-            records.append((lineno, obj))
-    if not records:
-        raise ImportProblem(f"{path}: no rows")
-    cols = list(seen)
-    data = {}
-    for c in cols:
-        vals = []
-        for _, obj in records:
-            v = obj.get(c)
-            if v is None:
-                v = ""
-            elif isinstance(v, bool):
-                v = "true" if v else "false"
-            elif isinstance(v, list):
-                pass
-            elif isinstance(v, dict):
-                v = json.dumps(v)
-            vals.append(v)
-        data[c] = vals
-    frame = pd.DataFrame(data)
-    # JSONL line numbers: map rows back to their lines (blank lines are skipped)
-    t = Table(path, cols, frame, first_line=records[0][0])
-    if records[-1][0] - records[0][0] != len(records) - 1:
-        t.lines = [lineno for lineno, _ in records]  # blank lines in between
-    return t
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # building examples
 
-
-class ProbColumns:
-    """n x K class probabilities as K float64 columns, each a list of chunks: numpy views of the
-    reader's Arrow buffers. Checks and derived figures go column by column, and the project's
-    blocks are cut from the columns directly: no n x K copy is made unless :meth:`matrix` is asked
-    for (ranking at import, top-k of very many classes)."""
-
-    REFILL_BYTES = 8 << 20
-
-    def __init__(self, columns: list[list[np.ndarray]]):
-        self.columns = columns
-        self.starts = [np.cumsum([0] + [len(c) for c in chunks]) for chunks in columns]
-        self.shape = (int(self.starts[0][-1]) if columns else 0, len(columns))
-        self._matrix: np.ndarray | None = None
-
-    @classmethod
-    def from_matrix(cls, m: np.ndarray) -> "ProbColumns":
-        m = np.asfortranarray(m, dtype=np.float64)
-        out = cls([[m[:, k]] for k in range(m.shape[1])])
-        out._matrix = m
-        return out
-
-    @property
-    def size(self) -> int:
-        return self.shape[0] * self.shape[1]
-
-    def reorder(self, order: list[int]) -> "ProbColumns":
-        return ProbColumns([self.columns[j] for j in order])
-
-    def chunks(self, k: int):
-        """(first row, values) of each chunk of column ``k``."""
-        return zip(self.starts[k][:-1].tolist(), self.columns[k])
-
-    def _fill(self, out: np.ndarray, start: int, stop: int) -> None:
-        """Rows ``start:stop`` into ``out``, a K x (stop - start) array."""
-        for k, chunks in enumerate(self.columns):
-            st = self.starts[k]
-            first = int(np.searchsorted(st, start, side="right")) - 1
-            at = start
-            for j in range(first, len(chunks)):
-                if at >= stop:
-                    break
-                part = chunks[j][at - st[j] : stop - st[j]]
-                out[k, at - start : at - start + len(part)] = part
-                at += len(part)
-
-    def blocks(self, rows: int):
-        """Rows in runs of ``rows``, each a K x rows array. They are views of one buffer, refilled
-        a few MB at a time: use each before asking for the next."""
-        n, k = self.shape
-        per = max(1, self.REFILL_BYTES // (8 * k * rows)) * rows  # rows per refill: whole runs
-        buf = np.empty((k, min(per, n)))
-        for a in range(0, n, per):
-            b = min(a + per, n)
-            self._fill(buf[:, : b - a], a, b)
-            for start in range(0, b - a, rows):
-                yield buf[:, start : min(start + rows, b - a)]
-
-    def gather(self, k: int, rows: np.ndarray) -> np.ndarray:
-        """Column ``k`` at ``rows`` (ascending)."""
-        out = np.empty(len(rows))
-        st = self.starts[k]
-        cut = np.searchsorted(rows, st)
-        for j, chunk in enumerate(self.columns[k]):
-            sel = rows[cut[j] : cut[j + 1]]
-            out[cut[j] : cut[j + 1]] = chunk[sel - st[j]]
-        return out
-
-    def matrix(self) -> np.ndarray:
-        """The n x K matrix (column-major), made on first use."""
-        if self._matrix is None:
-            m = np.empty(self.shape, order="F")
-            for k in range(self.shape[1]):
-                for start, chunk in self.chunks(k):
-                    m[start : start + len(chunk), k] = chunk
-            self._matrix = m
-        return self._matrix
-
-    def valid(self) -> bool:
-        """Every value is a number from 0 to 1 (NaN fails both comparisons)."""
-        return all(len(c) == 0 or (c.min() >= 0 and c.max() <= 1) for chunks in self.columns for c in chunks)
-
-    def row_sums(self) -> np.ndarray:
-        out = np.zeros(self.shape[0])
-        for k in range(self.shape[1]):
-            for start, chunk in self.chunks(k):
-                out[start : start + len(chunk)] += chunk
-        return out
-
-    def row_max(self) -> np.ndarray:
-        out = np.full(self.shape[0], -np.inf)
-        for k in range(self.shape[1]):
-            for start, chunk in self.chunks(k):
-                np.maximum(out[start : start + len(chunk)], chunk, out=out[start : start + len(chunk)])
-        return out
-
-    def argmax(self) -> np.ndarray:
-        """Each row's most probable column (the first, on ties, as numpy's argmax)."""
-        best = np.full(self.shape[0], -np.inf)
-        arg = np.zeros(self.shape[0], dtype=np.int64)
-        for k in range(self.shape[1]):
-            for start, chunk in self.chunks(k):
-                b = best[start : start + len(chunk)]
-                higher = chunk > b
-                np.copyto(b, chunk, where=higher)
-                np.copyto(arg[start : start + len(chunk)], k, where=higher)
-        return arg
-
-    def at_columns(self, cols: np.ndarray) -> np.ndarray:
-        """Each row's value in column ``cols[row]`` (0 <= cols < K)."""
-        out = np.empty(self.shape[0])
-        if self.shape[1] <= 32 and all(np.array_equal(st, self.starts[0]) for st in self.starts):
-            # the columns are cut alike (as a reader cuts them): one pass per chunk
-            for j, start in enumerate(self.starts[0][:-1].tolist()):
-                stop = start + len(self.columns[0][j])
-                np.choose(cols[start:stop], [c[j] for c in self.columns], out=out[start:stop])
-            return out
-        if self.shape[1] <= 64:  # one pass of compares per column
-            for k in range(self.shape[1]):
-                mine = cols == k
-                for start, chunk in self.chunks(k):
-                    np.copyto(out[start : start + len(chunk)], chunk, where=mine[start : start + len(chunk)])
-            return out
-        order = np.argsort(cols, kind="stable")  # many columns: the rows of each, once
-        cut = np.searchsorted(cols[order], np.arange(self.shape[1] + 1))
-        for k in range(self.shape[1]):
-            rows = order[cut[k] : cut[k + 1]]
-            out[rows] = self.gather(k, rows)
-        return out
 
 @dataclass
 class Examples:
@@ -1011,32 +492,183 @@ def _infer_list_order(path: Path, probs: np.ndarray, preds: list[str] | None) ->
 
 
 def import_predictions(
-    source: str | os.PathLike,
+    source: str | os.PathLike | list,
     project_path: str | os.PathLike | None = None,
     *,
     columns: dict[str, str] | None = None,
     classes: list[str] | None = None,
     split: str | None = None,
     train_file: str | os.PathLike | None = None,
+    add: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportSummary:
-    """Read ``source`` and store its examples in the project (created if needed), in one transaction."""
-    source = Path(source).resolve()
-    project_path = Path(project_path) if project_path else default_project_path(source)
+    """Read ``source`` (one file or several) and store the examples in the project (created if
+    needed), in one transaction.
+
+    A project holds every file imported into it: importing a file it holds replaces that file's
+    examples (reviews, keyed by id, are kept), importing another adds it (``add`` insists the project
+    exists). A file is read with the columns and split recorded at its last import unless ``columns``
+    or ``split`` are given, which then replace the record (the summary says so)."""
+    sources = [Path(s).resolve() for s in (source if isinstance(source, (list, tuple)) else [source])]
+    if not sources:
+        raise ImportProblem("no predictions file to import")
+    project_path = Path(project_path) if project_path else default_project_path(sources[0])
     report = progress or (lambda stage, frac: None)
 
     def check_cancel():
         if cancel is not None and cancel.is_set():
             raise ImportCancelled()
 
-    report("reading", 0.0)
-    if columns is None and project_path.exists():
-        # a re-import uses the column names the user gave the first time
-        with contextlib.suppress(ProjectError):
-            with Project.open(project_path, readonly=True) as old:
-                columns = old.meta("columns")
-    overrides = dict(columns or {})
+    if add and not project_path.exists():
+        raise ImportProblem(f"--add: there is no project at {project_path} to add {sources[0].name} to;"
+                            " import without --add first")
+    twice = [s.name for s in sources if sum(mapping.same_path(s, t) for t in sources) > 1]
+    if twice:
+        raise ImportProblem(f"{twice[0]} is named twice")
+    recorded = _recorded(project_path)
+    # every file the project holds is read again (its examples are stored with the new ones), the
+    # files named here with the options given now
+    jobs: list[_Job] = []
+    for m in recorded:
+        if not any(mapping.same_path(m.path, s) for s in sources):
+            jobs.append(_Job(Path(m.path), m, dict(m.given), m.split, named=False))
+    for s in sources:
+        m = mapping.find(recorded, s)
+        jobs.append(_Job(s, m, dict(columns) if columns else (dict(m.given) if m else {}),
+                         split if split is not None else (m.split if m else split_from_name(s)), named=True))
+    notes: list[str] = []
+    # the files named now first: their problems are the ones to report
+    order = sorted(range(len(jobs)), key=lambda i: not jobs[i].named)
+    read: list = [None] * len(jobs)
+    built: list = [None] * len(jobs)
+    for n, i in enumerate(order):
+        job = jobs[i]
+        report("reading", 0.3 * n / len(jobs))
+        if not job.path.exists():
+            raise ImportProblem(
+                f"{job.path}: no such file; the project {project_path.name} holds it (imported before), so it is"
+                " read again with every import. Put it back, or make a new project without it")
+        table, cmap = _read_one(job, notes)
+        read[i] = (job, table, cmap)
+        built[i] = build_examples(table, cmap, classes=classes, split=job.split)
+        check_cancel()
+    report("checking", 0.3)
+    if not add:
+        read, built = _replacements(read, built, notes)
+    jobs = [j for j, _, _ in read]
+    several = len(jobs) > 1
+    if several:
+        merged = _merged_classes(classes, [(j.path, e) for (j, _, _), e in zip(read, built)])
+        built = [e if e.classes == merged else build_examples(t, c, classes=merged, split=j.split)
+                 for (j, t, c), e in zip(read, built)]
+    check_cancel()
+    records = []
+    for (job, table, cmap), ex in zip(read, built):
+        prefix = ""
+        if "id" not in cmap.roles:
+            held = job.mapping or job.replaces
+            prefix = held.id_prefix if held is not None else (f"{job.path.name}:" if several else "")
+            if prefix:
+                ex.ids = pc.binary_join_element_wise(prefix, ex.ids, "")
+        if several and ex.path is not None and job.path.parent != jobs[0].path.parent:
+            ex.path = _absolute(ex.path, job.path.parent)
+        counts = np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()
+        records.append(mapping.FileMapping(
+            path=str(job.path), kind=formats.kind_of(job.path).name, gz=formats.kind_of(job.path).gz,
+            delimiter=table.delimiter, roles=dict(cmap.roles), prob_columns=dict(cmap.prob_columns),
+            given=job.given, split=job.split, id_prefix=prefix, rows=len(ex.ids),
+            splits={sp: c for sp, c in zip(SPLITS, counts) if c},
+            imported_at=now_iso() if job.named else job.mapping.imported_at,
+        ))
+    ex = built[0] if len(built) == 1 else _concat([(j.path, e) for (j, _, _), e in zip(read, built)])
+    report("writing", 0.55)
+    summary = _write(project_path, jobs[0].path, ex, train_file, report, check_cancel, records)
+    summary.source = sources[0] if len(sources) == 1 else sources[0].parent
+    summary.files = [r.describe() for r in records]
+    summary.warnings[:0] = notes
+    return summary
+
+
+def split_from_name(path: Path) -> str | None:
+    """The split a file's name says, for a file without a split column: ``train.csv``,
+    ``preds_val.parquet`` and ``test-2024.jsonl`` say train, dev and test; ``preds.csv`` says nothing."""
+    stem = path.name.split(".", 1)[0].lower()
+    found = {SPLIT_VALUES[w] for w in re.split(r"[\s_\-]+", stem) if w in SPLIT_VALUES}
+    return found.pop() if len(found) == 1 else None
+
+
+@dataclass
+class _Job:
+    """One file to read in an import: its record from an earlier import, the options to read it with."""
+
+    path: Path
+    mapping: mapping.FileMapping | None
+    given: dict[str, str]
+    split: str | None
+    named: bool  # named in this import (else: held by the project, read again as it was)
+    replaces: mapping.FileMapping | None = None  # a file of the project this one takes the place of
+
+
+def _replacements(read: list, built: list[Examples], notes: list[str]) -> tuple[list, list[Examples]]:
+    """A new file holding mostly the same examples as a file of the project (the same ids, or the
+    same paths or texts where there are no ids) is that file's new version (a new model's
+    predictions): it takes its place instead of joining it."""
+    dropped: set[int] = set()
+    for i, ((job, _, cmap), ex) in enumerate(zip(read, built)):
+        if not job.named or job.mapping is not None:
+            continue
+        for j, ((old, _, old_cmap), old_ex) in enumerate(zip(read, built)):
+            if old.named or j in dropped:
+                continue
+            a, b = _keys(ex, cmap), _keys(old_ex, old_cmap)
+            if a is None or b is None or not len(a) or not len(b):
+                continue
+            common = pc.sum(pc.is_in(a, value_set=b)).as_py() or 0
+            if 2 * common >= min(len(a), len(b)):
+                dropped.add(j)
+                job.replaces = old.mapping
+                notes.append(f"{job.path.name} replaces {old.path.name} in the project ({common} of its"
+                             f" {len(b)} examples are in both); reviews are kept by id")
+                break
+    keep = [k for k in range(len(read)) if k not in dropped]
+    return [read[k] for k in keep], [built[k] for k in keep]
+
+
+def _keys(ex: Examples, cmap: colmod.ColumnMap) -> pa.Array | None:
+    """What identifies the examples of a file: its ids where it has an id column, else its paths or
+    texts."""
+    if "id" in cmap.roles:
+        return ex.ids
+    return ex.path if ex.path is not None else ex.text
+
+
+def _recorded(project_path: Path) -> list[mapping.FileMapping]:
+    """The files a project holds; for a project made before files were recorded, its one source."""
+    if not project_path.exists():
+        return []
+    with contextlib.suppress(ProjectError):
+        with Project.open(project_path, readonly=True) as old:
+            files = mapping.files_of(old)
+            if files:
+                return files
+            source = old.meta("source")
+            if source:  # an older project: one file, the columns the user gave kept apart
+                given = old.meta("columns") or {}
+                return [mapping.FileMapping(path=source, kind="", given=dict(given))]
+    return []
+
+
+def _read_one(job: _Job, notes: list[str]) -> tuple[Table, colmod.ColumnMap]:
+    """Read one file and find its columns: the options given now, else those recorded."""
+    source, overrides = job.path, job.given
+    if job.named and job.mapping is not None and job.mapping.given != overrides:
+        was = ", ".join(f"{r}={c}" for r, c in job.mapping.given.items()) or "found by name"
+        now = ", ".join(f"{r}={c}" for r, c in overrides.items()) or "found by name"
+        notes.append(f"{source.name}: the column mapping recorded at its last import ({was}) is replaced ({now})")
+    elif job.named and job.mapping is not None and overrides:
+        notes.append(f"{source.name}: read with the columns recorded at its last import ("
+                     + ", ".join(f"{r}={c}" for r, c in overrides.items()) + ")")
 
     def float_cols(header: list[str]) -> set[str]:
         try:
@@ -1048,23 +680,90 @@ def import_predictions(
             out.add(cmap.roles["confidence"])
         return out
 
-    table = read_table(source, float_columns=float_cols)
-    check_cancel()
+    delimiter = job.mapping.delimiter if job.mapping is not None else None
+    table = read_table(source, float_columns=float_cols, delimiter=delimiter)
     try:
         cmap = colmod.detect(table.columns, overrides)
     except ValueError as e:
         raise ImportProblem(f"{source}: {e}") from None
-    cmap._explicit = set(overrides)  # type: ignore[attr-defined]
     if "probs" in cmap.roles and "probs" not in overrides:
         first = table.frame[cmap.roles["probs"]].iloc[0]
         if not isinstance(first, (list, np.ndarray)) and not (isinstance(first, str) and first.strip().startswith("[")):
             del cmap.roles["probs"]  # a column called "scores" that holds no lists is metadata
             cmap = colmod.ColumnMap(cmap.roles, colmod.detect(table.columns, overrides).prob_columns)
-    report("checking", 0.3)
-    ex = build_examples(table, cmap, classes=classes, split=split)
-    check_cancel()
-    report("writing", 0.55)
-    return _write(project_path, source, ex, train_file, report, check_cancel, overrides)
+    return table, cmap
+
+
+def _merged_classes(classes: list[str] | None, built: list[tuple[Path, Examples]]) -> list[str]:
+    """One class order for several files: the given one; else the probability columns' order (every
+    file with probabilities must have the same classes); else every class seen, in natural order."""
+    if classes is not None:
+        return [str(c) for c in classes]
+    with_probs = [(p, e) for p, e in built if e.probs is not None]
+    if with_probs and len(with_probs) != len(built):
+        a = next(p for p, e in built if e.probs is not None)
+        b = next(p for p, e in built if e.probs is None)
+        raise ImportProblem(f"{a.name} has class probabilities and {b.name} has none: one project needs"
+                            " probabilities in every file or in none")
+    if with_probs:
+        first_path, first = with_probs[0]
+        for p, e in with_probs[1:]:
+            if set(e.classes) != set(first.classes):
+                raise ImportProblem(
+                    f"{p.name} and {first_path.name} have probabilities for different classes"
+                    f" ({', '.join(sorted(set(e.classes) ^ set(first.classes))[:5])} in one only)")
+        return list(first.classes)
+    return sorted({c for _, e in built for c in e.classes}, key=_natural_key)
+
+
+def _absolute(paths: pa.Array, folder: Path) -> pa.Array:
+    """Relative paths made absolute against ``folder`` (a file beside others in another folder)."""
+    return pa.array([p if not p or os.path.isabs(os.path.expanduser(p)) else os.path.join(str(folder), p)
+                     for p in paths.to_pylist()], pa.string())
+
+
+def _concat(parts: list[tuple[Path, Examples]]) -> Examples:
+    """The examples of several files as one, in file order; an id in two files is refused."""
+    ids = pa.concat_arrays([e.ids.cast(pa.string()) for _, e in parts])
+    if len(pc.unique(ids)) != len(ids):
+        where: dict[str, Path] = {}
+        for p, e in parts:
+            for v in e.ids.to_pylist():
+                if v in where:
+                    raise ImportProblem(f"the id {v!r} is in both {where[v].name} and {p.name}: ids must be"
+                                        " unique across the files of a project")
+                where[v] = p
+    classes = parts[0][1].classes
+    first = parts[0][1]
+
+    def codes(arr: pa.DictionaryArray) -> np.ndarray:
+        return arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def texts(get) -> pa.Array | None:
+        cols = [get(e) for _, e in parts]
+        if all(c is None for c in cols):
+            return None
+        return pa.concat_arrays([c.cast(pa.string()) if c is not None else pa.nulls(len(e.ids), pa.string())
+                                 for c, (_, e) in zip(cols, parts)])
+
+    probs = None
+    if first.probs is not None:
+        probs = ProbColumns([sum((e.probs.columns[k] for _, e in parts), []) for k in range(len(classes))])
+    return Examples(
+        ids=ids,
+        split=_dictionary(np.concatenate([codes(e.split) for _, e in parts]), list(SPLITS)),
+        path=texts(lambda e: e.path), text=texts(lambda e: e.text),
+        label=_dictionary(np.concatenate([codes(e.label) for _, e in parts]), classes),
+        pred=_dictionary(np.concatenate([codes(e.pred) for _, e in parts]), classes),
+        confidence=np.concatenate([e.confidence for _, e in parts]),
+        p_label=np.concatenate([e.p_label for _, e in parts]),
+        loss=np.concatenate([e.loss for _, e in parts]),
+        wrong=np.concatenate([e.wrong for _, e in parts]),
+        meta=None if all(e.meta is None for _, e in parts) else
+        sum((e.meta if e.meta is not None else [None] * len(e.ids) for _, e in parts), []),
+        classes=classes, probs=probs, unlabeled=sum(e.unlabeled for _, e in parts),
+        warnings=[f"{p.name}: {w}" for p, e in parts for w in e.warnings],
+    )
 
 
 def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
@@ -1198,15 +897,16 @@ def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
         _release_final_lock(t.final_lock, project_path)
 
 
-def _write(project_path, source, ex: Examples, train_file, report, check_cancel, columns: dict) -> ImportSummary:
+def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
+           records: list[mapping.FileMapping]) -> ImportSummary:
     # Work handed to other threads (Arrow encoding, the file listing, an early flush: all let go of
     # the GIL) while this one writes. A pool per import: no threads outlive it, none cross a fork.
     with ThreadPoolExecutor(2, thread_name_prefix="labeler-import") as pool:
-        return _write_using(pool, project_path, source, ex, train_file, report, check_cancel, columns)
+        return _write_using(pool, project_path, source, ex, train_file, report, check_cancel, records)
 
 
 def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, train_file, report, check_cancel,
-                 columns: dict) -> ImportSummary:
+                 records: list[mapping.FileMapping]) -> ImportSummary:
     n = len(ex.ids)
     keep_probs = ex.probs is not None and ex.probs.size * 8 <= MAX_STORED_PROBS
     # encoded on a second thread while the project is made and the matrix written
@@ -1278,13 +978,16 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
             project.set_meta("base_dir", str(source.parent), conn=c)
             project.set_meta("has_probs", ex.probs is not None, conn=c)
             project.set_meta("probs_layout", store_mod.PROBS_LAYOUT if keep_probs else "", conn=c)
-            project.set_meta("columns", columns or {}, conn=c)
+            project.set_meta("columns", records[0].given, conn=c)  # (read by projects of earlier versions)
+            project.set_meta("files", [r.to_json() for r in records], conn=c)
+            registered = project.meta("train_file")
             if train_file is not None:
                 project.set_meta("train_file", str(Path(train_file).resolve()), conn=c)
-            elif "train" in summary.splits and project.meta("train_file") is None:
-                project.set_meta("train_file", str(source), conn=c)
+            elif registered is None and mapping.holding(records, "train"):
+                # the training set is the file that holds the train split (unless one was named)
+                project.set_meta("train_file", mapping.holding(records, "train")[0].path, conn=c)
             history = list(project.meta("imports", []))
-            history.append({"source": str(source), "rows": n, "at": now_iso()})
+            history.append({"source": ", ".join(r.path for r in records), "rows": n, "at": now_iso()})
             project.set_meta("imports", history, conn=c)
         if flushing is not None:
             flushing.result()

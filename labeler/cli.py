@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .core import dashboard as dashmod
 from .core import frame as framemod
 from .core import queue as queuemod
 from .core import files, stats
@@ -195,12 +196,14 @@ def import_cmd(predictions, project, add, columns, classes, classes_file, split,
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def summary(project, as_json):
-    """Per split: examples, errors, error rate with a 95% interval, and a diagnosis."""
+    """Per split: examples, errors, error rate with a 95% interval, and what they say (the window's
+    dashboard and report.html say the same)."""
     with _open_readonly(project) as p:
         frame = framemod.load(p)
         result = stats.summary(frame, p.classes)
         decisions = p.decisions()
-        dash = tallymod.dashboard(frame, decisions, tallymod.project_tally(p, frame, "dev")) if "dev" in result["splits"] else {}
+        dev_tally = tallymod.project_tally(p, frame, "dev") if "dev" in result["splits"] else None
+        dash = tallymod.dashboard(frame, decisions, dev_tally) if dev_tally is not None else {}
         result["missing_files"] = files.missing_files(p.base_dir, p.examples_table().column("path")).true_count
     result["dev_error_corrected"] = dash.get("dev_error_corrected")
     result["error_floor"] = dash.get("error_floor")
@@ -214,13 +217,12 @@ def summary(project, as_json):
                    f"{100 * lo:.2f}%-{100 * hi:.2f}%")
     if result["missing_files"]:
         click.echo(f"{result['missing_files']} example files do not exist (they show a placeholder in review)")
-    for key, what in (("dev_error_corrected", "dev error once the labels marked wrong are corrected"),
-                      ("error_floor", "rough floor (errors tagged mislabeled, ambiguous or very hard)")):
-        if result[key]:
-            lo, hi = result[key]["ci95"]
-            click.echo(f"{what}: {100 * result[key]['error_rate']:.2f}% ({100 * lo:.2f}%-{100 * hi:.2f}%)")
-    click.echo("")
-    click.echo(result["diagnosis"])
+    said = dashmod.Dashboard.of(dash or result, dev_tally)
+    for part in ([said.gaps], [said.corrected, said.floor], [said.diagnosis, said.warning]):
+        if any(part):
+            click.echo("")
+            for sentence in filter(None, part):
+                click.echo(sentence)
 
 
 def queue_options(f):

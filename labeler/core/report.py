@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import dashboard as dashmod
 from . import stats
 from . import tally as tallymod
 from .store import Decision, Project, now_iso
@@ -41,14 +42,13 @@ tbody tr:nth-child(even){background:#fafbfc}
 .track{position:relative;width:220px;height:14px;background:#eef0f3;border-radius:3px}
 .bar{position:absolute;left:0;top:0;bottom:0;background:#4a7fc1;border-radius:3px}
 .bar.err{background:#d0614d}
+.bar.est{background:#e08e1e}
 .ci{position:absolute;top:6px;height:2px;background:#1d232a}
 .ci:before,.ci:after{content:"";position:absolute;top:-4px;width:1.5px;height:10px;background:#1d232a}
 .ci:before{left:0}.ci:after{right:0}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}
-.card{flex:1 1 220px;border:1px solid #dde1e6;border-radius:6px;padding:10px 12px;background:#fbfcfd}
-.card .v{font-size:20px;font-weight:600}
-.card .k{color:#5b6570;font-size:12.5px}
+#dashboard p{margin:8px 0 0}
 .diag{background:#fff8e6;border-left:4px solid #e0a800;padding:8px 12px;margin:10px 0 0}
+.diag.warn{background:#fdf1e3;border-left-color:#e08e1e}
 .note{color:#5b6570;font-size:12.5px;margin:0 0 8px}
 .heat td{width:44px;height:34px;text-align:center;padding:0;border:1px solid #fff;font-size:12.5px}
 .heat th{border:none;text-align:center;padding:2px 4px}
@@ -78,11 +78,13 @@ def pct(x, digits: int = 1) -> str:
     return "" if x is None else f"{100 * x:.{digits}f}%"
 
 
-def _bar(value: float, ci: list[float] | None, scale: float, err: bool = False) -> str:
-    """A horizontal bar for ``value`` with a whisker for its interval, on a 0..scale track."""
+def _bar(value: float, ci: list[float] | None, scale: float, err: bool = False, est: bool = False) -> str:
+    """A horizontal bar for ``value`` with a whisker for its interval, on a 0..scale track; red for an
+    error rate (``err``), orange for an estimate from the review (``est``)."""
     scale = scale or 1.0
     w = max(0.0, min(1.0, value / scale)) * 100
-    out = f'<div class="track"><div class="bar{" err" if err else ""}" style="width:{w:.2f}%"></div>'
+    kind = " err" if err else " est" if est else ""
+    out = f'<div class="track"><div class="bar{kind}" style="width:{w:.2f}%"></div>'
     if ci is not None:
         lo = max(0.0, min(1.0, ci[0] / scale)) * 100
         hi = max(0.0, min(1.0, ci[1] / scale)) * 100
@@ -90,42 +92,32 @@ def _bar(value: float, ci: list[float] | None, scale: float, err: bool = False) 
     return out + "</div>"
 
 
-def _dashboard(dash: dict) -> str:
-    splits = dash["splits"]
-    top = max([d["ci95"][1] for d in splits.values()] + [0.01])
+def _dashboard(dash: dict, dev_tally: dict | None) -> str:
+    """The rates as a table with bars, then what :class:`labeler.core.dashboard.Dashboard` says about
+    them (the sentences of ``labeler summary`` and the window's dashboard)."""
+    d = dashmod.Dashboard.of(dash, dev_tally)
+    top = max([r.ci95[1] for r in d.rates] + [0.01])
     rows = []
-    for s, d in splits.items():
-        lo, hi = d["ci95"]
+    for r in d.rates:
+        lo, hi = r.ci95
+        which = f'data-estimate="{esc(r.name)}"' if r.estimate else f'data-split="{esc(r.name)}"'
+        counts = ("<td></td><td></td>" if r.estimate
+                  else f'<td class="num">{r.examples:,}</td><td class="num">{r.errors:,}</td>')
         rows.append(
-            f'<tr data-split="{esc(s)}"><td class="l">{esc(s)}</td><td class="num">{d["examples"]:,}</td>'
-            f'<td class="num">{d["errors"]:,}</td><td class="num rate">{pct(d["error_rate"], 2)}</td>'
-            f'<td class="num">{pct(lo, 2)} – {pct(hi, 2)}</td><td class="l">{_bar(d["error_rate"], d["ci95"], top, True)}</td></tr>'
+            f'<tr {which}><td class="l">{esc(r.name)}</td>{counts}<td class="num rate">{pct(r.error_rate, 2)}</td>'
+            f'<td class="num">{pct(lo, 2)} – {pct(hi, 2)}</td>'
+            f'<td class="l">{_bar(r.error_rate, r.ci95, top, not r.estimate, r.estimate)}</td></tr>'
         )
-    cards = []
-    gaps = dash.get("gaps") or {}
-    for key, what, hint in (("train_to_dev", "train → dev gap", "large: variance or train/dev mismatch"),
-                            ("dev_to_test", "dev → test gap", "large: the dev set is overfit or too small")):
-        g = gaps.get(key)
-        if g is not None:
-            cards.append((what, f"{100 * g:+.1f} points", hint if g > 0.02 else "small"))
-    for key, what, hint in (("dev_error_corrected", "dev error once the labels marked wrong are corrected",
-                             "errors whose label was corrected to the prediction go away"),
-                            ("error_floor", "rough floor on dev error",
-                             "errors tagged mislabeled, ambiguous or very hard")):
-        e = dash.get(key)
-        if e:
-            cards.append((what, pct(e["error_rate"], 2), f"95%: {pct(e['ci95'][0], 2)} – {pct(e['ci95'][1], 2)}; {hint}"))
-    card_html = "".join(
-        f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div><div class="k">{esc(h)}</div></div>'
-        for k, v, h in cards
-    )
+    p = lambda text, cls="": (f'<p class="{cls}">' if cls else "<p>") + f"{esc(text)}</p>" if text else ""
     return (
-        '<section id="dashboard"><h2>Train / dev / test error</h2>'
+        f'<section id="dashboard"><h2>{esc(dashmod.TITLE)}</h2>'
         '<table><thead><tr><th class="l">split</th><th>examples</th><th>errors</th><th>error rate</th>'
         '<th>95% interval</th><th class="l">error rate and interval</th></tr></thead><tbody>'
         + "".join(rows) + "</tbody></table>"
-        + (f'<div class="cards">{card_html}</div>' if cards else "")
-        + (f'<p class="diag">{esc(dash.get("diagnosis"))}</p>' if dash.get("diagnosis") else "")
+        + p(d.gaps, "gaps")
+        + (f"<h3>{esc(dashmod.ESTIMATES)}</h3>" + p(d.corrected) + p(d.floor) if d.corrected else "")
+        + (f"<h3>{esc(dashmod.DIAGNOSIS)}</h3>" + p(d.diagnosis, "diag") if d.diagnosis else "")
+        + p(d.warning, "diag warn")
         + "</section>"
     )
 
@@ -305,7 +297,8 @@ def render(*, title: str, subtitle: str, dashboard: dict, tally: dict, classes: 
         f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
         f"<style>{CSS}</style></head><body><main>"
         f"<h1>{esc(title)}</h1><div class=\"meta\">{esc(subtitle)}</div>"
-        + _dashboard(dashboard) + _tally(tally) + _heat(classes, confusion) + _per_class(per_class)
+        + _dashboard(dashboard, tally if tally.get("split", "dev") == "dev" else None)
+        + _tally(tally) + _heat(classes, confusion) + _per_class(per_class)
         + strips_html + (_export(export) if export else "")
         + "</main></body></html>\n"
     )

@@ -26,6 +26,7 @@ from labeler.core.session import ReviewSession
 from labeler.core.store import Decision
 
 from . import theme
+from .bars import Bar, BarRows
 
 TAG_KEYS = [("M", "mislabeled"), ("A", "ambiguous"), ("H", "very hard"), ("E", "very easy")]
 
@@ -34,67 +35,35 @@ def _muted(widget: QWidget) -> QColor:
     return widget.palette().color(QPalette.ColorRole.PlaceholderText)
 
 
-class ProbBars(QWidget):
+class ProbBars(BarRows):
     """The top-k probabilities as horizontal bars, best first; the given label is marked."""
 
     ROW = 22
+    SCALE = 1.0
+    LABEL_MAX = 110
+    TEXT_MIN = "100.0%"
+    TEXT_ALIGN = Qt.AlignmentFlag.AlignRight
+    EMPTY = "no probabilities"
+    WIDTH = 280
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._rows: list[tuple[str, float, bool, bool]] = []  # class, p, is given, is the correction
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(5 * self.ROW)
 
     def set_rows(self, rows: list[tuple[str, float, bool, bool]]) -> None:
         if rows != self._rows:
             self._rows = rows
-            self.setFixedHeight(max(1, len(rows)) * self.ROW)
-            self.update()
+            bars = []
+            for i, (name, prob, given, corrected) in enumerate(rows):
+                color = theme.RIGHT if given else (theme.CORRECTED if corrected else theme.ACCENT)
+                if i == 0 and not given:
+                    color = theme.WRONG
+                bars.append(Bar(name, min(max(prob, 0.0), 1.0), color, f"{100 * prob:.1f}%", bold=given or corrected))
+            self.set_bars(bars)
 
     def rows(self) -> list[tuple[str, float, bool, bool]]:
         return list(self._rows)
-
-    def sizeHint(self) -> QSize:
-        return QSize(280, max(1, len(self._rows)) * self.ROW)
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        pal = self.palette()
-        fm = QFontMetrics(self.font())
-        name_w = min(max([fm.horizontalAdvance(r[0]) for r in self._rows] + [fm.horizontalAdvance("0")]) + 10, 110)
-        pct_w = fm.horizontalAdvance("100.0%") + 6
-        bar_x = name_w
-        bar_w = max(10, self.width() - name_w - pct_w)
-        if not self._rows:
-            p.setPen(_muted(self))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "no probabilities")
-        for i, (name, prob, given, corrected) in enumerate(self._rows):
-            y = i * self.ROW
-            track = QRectF(bar_x, y + 5, bar_w, self.ROW - 10)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
-            p.drawRoundedRect(track, 3, 3)
-            fill = QRectF(track)
-            fill.setWidth(max(2.0, bar_w * min(max(prob, 0.0), 1.0)))
-            color = theme.RIGHT if given else (theme.CORRECTED if corrected else theme.ACCENT)
-            if i == 0 and not given:
-                color = theme.WRONG
-            p.setBrush(color)
-            p.drawRoundedRect(fill, 3, 3)
-            font = QFont(self.font())
-            font.setBold(given or corrected)
-            p.setFont(font)
-            p.setPen(pal.color(QPalette.ColorRole.WindowText))
-            elided = QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, name_w - 8)
-            p.drawText(QRectF(0, y, name_w - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, elided)
-            p.setFont(self.font())
-            p.drawText(
-                QRectF(bar_x + bar_w, y, pct_w, self.ROW),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{100 * prob:.1f}%",
-            )
-        p.end()
 
 
 class KeyList(QWidget):

@@ -12,7 +12,7 @@ import click
 from .core import dashboard as dashmod
 from .core import frame as framemod
 from .core import queue as queuemod
-from .core import files, stats
+from .core import files, mapping, stats
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
 from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_types, default_project_path,
@@ -205,6 +205,9 @@ def summary(project, as_json):
         dev_tally = tallymod.project_tally(p, frame, "dev") if "dev" in result["splits"] else None
         dash = tallymod.dashboard(frame, decisions, dev_tally) if dev_tally is not None else {}
         result["missing_files"] = files.missing_files(p.base_dir, p.examples_table().column("path")).true_count
+        held = mapping.files_of(p)
+        result["files"] = [{"path": f.path, "rows": f.rows, "splits": f.splits, "key": f.key_column,
+                            "label": f.roles.get("label"), "ids_from_rows": f.ids_from_rows} for f in held]
     result["dev_error_corrected"] = dash.get("dev_error_corrected")
     result["error_floor"] = dash.get("error_floor")
     if as_json:
@@ -217,6 +220,10 @@ def summary(project, as_json):
                    f"{100 * lo:.2f}%-{100 * hi:.2f}%")
     if result["missing_files"]:
         click.echo(f"{result['missing_files']} example files do not exist (they show a placeholder in review)")
+    if held:
+        click.echo(f"files ({len(held)}):")
+        for f in held:
+            click.echo(f"  {f.describe()}")
     said = dashmod.Dashboard.of(dash or result, dev_tally)
     for part in ([said.gaps], [said.corrected, said.floor], [said.diagnosis, said.warning]):
         if any(part):
@@ -422,12 +429,18 @@ def rank(project, split, limit, as_json):
               help="Format of the corrected copy.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "dev", "test"]),
               help="Whose labels to write back: train (the training-set file) or dev (the predictions file).")
-def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
+@click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
+              help="In the file to correct, column NAME plays ROLE (id, path, text, label, split); needed only"
+                   " where a --train-file's columns are named unlike the predictions file's.")
+def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns):
     """Write the corrected labels back into a copy of the training-set file, plus corrections.csv,
     tally.csv/.md/.json, summary.json and a self-contained report.html, into the folder OUT.
 
     The copy (train.csv -> OUT/train.corrected.csv) is the source except the label cells of the
-    corrected examples. Files are replaced only once all are written; sources are never written."""
+    corrected examples. Rows are matched by the key the examples were imported with (their id column,
+    else their path, else their text) and the label column is the one the import read; a file in
+    which most examples are not found is refused. Files are replaced only once all are written;
+    sources are never written."""
     from .core.export import ExportCancelled, ExportProblem, export_all
     from .core.store import ProjectLocked
 
@@ -442,7 +455,7 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split):
     with _warn(p):
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
-                                split=split, progress=_progress_printer())
+                                split=split, columns=_parse_columns(columns), progress=_progress_printer())
         except ExportProblem as e:
             _fail(str(e))
         except (ExportCancelled, KeyboardInterrupt):

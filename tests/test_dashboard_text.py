@@ -60,7 +60,10 @@ def cli_sentences(path, splits: int) -> list[str]:
     assert r.exit_code == 0, r.output
     lines = [line for line in r.output.splitlines() if line]
     assert lines[0].startswith("split") and "example files do not exist" not in r.output
-    return lines[1 + splits:]  # after the table
+    lines = lines[1 + splits:]  # after the table
+    if lines and lines[0].startswith("files ("):  # the files the project holds, then the sentences
+        lines = lines[1 + int(lines[0].split("(")[1].split(")")[0]):]
+    return lines
 
 
 def report_section(project, frame, dev_tally, figures) -> _DashboardSection:

@@ -229,6 +229,8 @@ def rewrite(path: Path, kind: FileKind, out, edit, *, progress=None, cancel: thr
                 old = text[start:end]
                 if _JSON_NUMBER.fullmatch(old) and _JSON_NUMBER.fullmatch(verdict):
                     new = verdict  # a number stays a number
+                elif old in ("true", "false") and verdict in ("true", "false"):
+                    new = verdict  # and a bool a bool
                 else:
                     new = json.dumps(verdict, ensure_ascii=text.isascii())
                 out.write(bom + (text[:start] + new + text[end:]).encode("utf-8"))

@@ -432,7 +432,9 @@ def rank(project, split, limit, as_json):
 @click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
               help="In the file to correct, column NAME plays ROLE (id, path, text, label, split); needed only"
                    " where a --train-file's columns are named unlike the predictions file's.")
-def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns):
+@click.option("--keep-removed-classes", is_flag=True,
+              help="Also write corrections to classes that a later import removed (left out by default).")
+def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, keep_removed_classes):
     """Write the corrected labels back into a copy of the training-set file, plus corrections.csv,
     tally.csv/.md/.json, summary.json and a self-contained report.html, into the folder OUT.
 
@@ -455,7 +457,8 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns):
     with _warn(p):
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
-                                split=split, columns=_parse_columns(columns), progress=_progress_printer())
+                                split=split, columns=_parse_columns(columns), keep_removed_classes=keep_removed_classes,
+                                progress=_progress_printer())
         except ExportProblem as e:
             _fail(str(e))
         except (ExportCancelled, KeyboardInterrupt):

@@ -359,3 +359,62 @@ def test_jsonl_bools_and_numbers_are_one_rule_for_import_and_export(tmp_path):
     src_lines = src.read_text(encoding="utf-8").splitlines()
     assert out[:2] == src_lines[:2]
     assert json.loads(out[2]) == {**lines[2], "label": False}  # a bool stays a bool
+
+
+# -- defect 8: what a re-import leaves behind ------------------------------------------------------
+
+
+def _abc_file(path: Path, classes: str = "abc") -> Path:
+    rows = [[f"e{i}", f"{i}.png", "train", classes[i % len(classes)], classes[0]] for i in range(9)]
+    return write_rows(path, ["id", "path", "split", "label", "pred"], rows)
+
+
+def test_corrections_to_a_class_a_reimport_removed_are_left_out_with_a_warning(tmp_path):
+    src = _abc_file(tmp_path / "preds.csv")
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    correct(db, "e1", "c")  # a class the next version of the file no longer has
+    correct(db, "e3", "a")
+    _abc_file(src, "ab")  # e1 is labeled b, e3 b
+    import_predictions(src, db)
+    with Project.open(db, readonly=True) as p:
+        assert p.classes == ["a", "b"]
+        result = export_all(p, tmp_path / "out")
+        kept = export_all(p, tmp_path / "out2", keep_removed_classes=True)
+    before = read_rows(src)
+    assert changed_cells(before, read_rows(tmp_path / "out" / "preds.corrected.csv")) == [(3, "label", "b", "a")]
+    assert any("c (1)" in w and "--keep-removed-classes" in w for w in result.warnings), result.warnings
+    assert changed_cells(before, read_rows(tmp_path / "out2" / "preds.corrected.csv")) == \
+        [(1, "label", "b", "c"), (3, "label", "b", "a")]
+    assert (result.relabelled, kept.relabelled) == (1, 2)
+
+
+def test_a_reimport_keeps_the_ranking_of_unchanged_examples(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet([1, 1, 1], size=30).round(4)
+    p[:, 2] = (1 - p[:, 0] - p[:, 1]).round(4)
+    rows = [[f"e{i}", f"{i}.png", "train", "abc"[i % 3], *p[i]] for i in range(30)]
+    header = ["id", "path", "split", "label", "p_a", "p_b", "p_c"]
+    src = write_rows(tmp_path / "preds.csv", header, rows)
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    assert cli("rank", "--project", db, "--split", "train").exit_code == 0
+
+    def quality() -> dict[str, float]:
+        with Project.open(db, readonly=True) as pr:
+            t = pr.examples_table()
+            return dict(zip(t.column("id").to_pylist(), t.column("quality").to_pylist()))
+
+    before = quality()
+    assert all(v is not None for v in before.values())
+    rows[4][4], rows[4][5] = rows[4][5], rows[4][4]  # a new model: e4's probabilities change
+    write_rows(src, header, rows)
+    r = cli("import", src, "--project", db)
+    assert r.exit_code == 0 and "1 examples whose predictions or labels changed" in r.output, r.output
+    after = quality()
+    assert after["e4"] is None
+    assert {k: v for k, v in after.items() if k != "e4"} == {k: v for k, v in before.items() if k != "e4"}
+    r = cli("queue", "--project", db, "--split", "train", "--order", "quality", "--json")
+    assert r.exit_code == 0, r.output

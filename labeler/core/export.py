@@ -130,19 +130,25 @@ class _Plan:
     column that identifies an example (id, else path, else text)."""
 
     def __init__(self, role: str, corrections: list[Correction], split: str, drop_ambiguous: bool,
-                 project: Project, file_dir: Path):
+                 project: Project, file_dir: Path, *, keep_removed_classes: bool = False):
         self.role = role
         self.split = split
         self.file_dir = os.path.normpath(os.path.abspath(file_dir))
         self.by_key: dict[str, Correction] = {}
         self.conflicts: list[str] = []
         self.without_label = 0
+        self.removed_classes: dict[str, int] = {}  # corrected to a class the project no longer has
+        classes = set(project.classes)
         mine = [c for c in corrections if c.split == split]
         for c in mine:
             drop = drop_ambiguous and c.ambiguous
             if c.label is None and not drop:
                 self.without_label += "mislabeled" in c.decision.tags
                 continue
+            if c.label is not None and c.label not in classes and not drop:
+                self.removed_classes[c.label] = self.removed_classes.get(c.label, 0) + 1
+                if not keep_removed_classes:
+                    continue
             key = self._project_key(c, project)
             if key is None:
                 continue
@@ -270,7 +276,7 @@ class _RowEdit:
 
     def __init__(self, project: Project, corrections: list[Correction], *, split: str, drop_ambiguous: bool,
                  record: mapping.FileMapping | None, base: mapping.FileMapping | None, given: dict[str, str],
-                 outcome: _Outcome):
+                 outcome: _Outcome, keep_removed_classes: bool = False):
         self.project = project
         self.corrections = corrections
         self.split = split
@@ -279,11 +285,13 @@ class _RowEdit:
         self.base = base  # the record of the file the split's examples came from
         self.given = given
         self.outcome = outcome
+        self.keep_removed_classes = keep_removed_classes
         self.roles: _Roles | None = None
 
     def begin(self, path: Path, header: list[str]) -> _Roles:
         self.roles = self._roles(path, header)
-        self.plan = _Plan(self.roles.role, self.corrections, self.split, self.drop_ambiguous, self.project, path.parent)
+        self.plan = _Plan(self.roles.role, self.corrections, self.split, self.drop_ambiguous, self.project, path.parent,
+                          keep_removed_classes=self.keep_removed_classes)
         self.decide = _Decide(self.plan, self.outcome)
         return self.roles
 
@@ -556,6 +564,7 @@ def export_all(
     fmt: str = "same",
     split: str = "train",
     columns: dict[str, str] | None = None,
+    keep_removed_classes: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ExportResult:
@@ -565,7 +574,8 @@ def export_all(
     ``train_file``: the file to correct instead of the one registered at import (with
     ``split="train"`` it is also registered for later exports). ``columns``: role -> column of that
     file, where its columns do not map by themselves. Raises :class:`ExportProblem` with a clear
-    message (nothing replaced) or :class:`ExportCancelled`."""
+    message (nothing replaced) or :class:`ExportCancelled`. A correction to a class that a later
+    import removed is left out, with a warning, unless ``keep_removed_classes``."""
     report = progress or (lambda stage, frac: None)
     if fmt not in FORMATS:
         raise ExportProblem(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -638,7 +648,7 @@ def export_all(
         if target is not None:
             _write_corrected(project, target, kind, names[1], staged, corrections, result,
                              split=split, drop_ambiguous=drop_ambiguous, fmt=fmt, files=files,
-                             columns=dict(columns or {}),
+                             columns=dict(columns or {}), keep_removed_classes=keep_removed_classes,
                              progress=lambda s, f: report(s, 0.05 + 0.75 * f), cancel=cancel)
         check_cancel()
         report("tally", 0.8)
@@ -675,14 +685,14 @@ def export_all(
 
 def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, staged: _Staged,
                      corrections: list[Correction], result: ExportResult, *, split, drop_ambiguous, fmt, files,
-                     columns, progress, cancel) -> None:
+                     columns, keep_removed_classes, progress, cancel) -> None:
     out_kind = kind.name if fmt == "same" else fmt
     record = mapping.find(files, target)
     holders = mapping.holding(files, split)
     base = record if record is not None and record.splits.get(split) else (holders[0] if holders else record)
     outcome = _Outcome()
     edit = _RowEdit(project, corrections, split=split, drop_ambiguous=drop_ambiguous, record=record, base=base,
-                    given=columns, outcome=outcome)
+                    given=columns, outcome=outcome, keep_removed_classes=keep_removed_classes)
     delimiter = record.delimiter if record is not None else None
     result.source_file = target
     if out_kind == kind.name and kind.delimited:
@@ -708,6 +718,12 @@ def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, s
     result.without_label = plan.without_label
     result.unmatched = [c.id for c in plan.unmatched()]
     result.conflicts = list(plan.conflicts)
+    if plan.removed_classes:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(plan.removed_classes.items()))
+        result.warnings.append(
+            f"{sum(plan.removed_classes.values())} corrections name classes the project no longer has ({listed}):"
+            + (" written as asked" if keep_removed_classes else
+               " left out of the corrected file (--keep-removed-classes writes them)"))
     if plan.conflicts:
         result.warnings.append(
             f"{len(plan.conflicts)} paths belong to several reviewed examples with different verdicts; not applied"

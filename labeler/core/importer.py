@@ -937,7 +937,8 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
     try:
         with project.transaction() as c:
             with project.intact():
-                old = columnar.read(c, "examples", columns=["id"])
+                old = columnar.read(c, "examples")
+                kept = _kept_scores(c, project, old, ex, summary) if scores is None else None
             if old is not None and old.num_rows:
                 old_ids = set(old.column("id").to_pylist())
                 new_ids = set(ex.ids.to_pylist())
@@ -970,6 +971,9 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
             if scores is not None:
                 columnar.write(c, "scores", scores)
                 project.set_meta("ranking", {s: "cleanlab" for s in summary.splits}, conn=c)
+            elif kept is not None:  # the rankings of the examples whose predictions did not change
+                columnar.write(c, "scores", kept[0])
+                project.set_meta("ranking", kept[1], conn=c)
             else:
                 columnar.delete(c, "scores")  # rankings belong to the previous predictions
                 project.set_meta("ranking", {}, conn=c)
@@ -1004,6 +1008,54 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
     _finish_target(target, project_path, failed=False)
     report("done", 1.0)
     return summary
+
+
+def _kept_scores(c, project: Project, old: pa.Table | None, ex: Examples,
+                 summary: ImportSummary) -> tuple[pa.Table, dict] | None:
+    """The stored label-quality scores carried over to the examples a re-import leaves as they were
+    (same id, split, given label, prediction, confidence and p(given label)); None when nothing is
+    kept. Examples that changed lose theirs, and the summary says how many."""
+    ranking = project.meta("ranking", {}) or {}
+    if old is None or not old.num_rows or not ranking:
+        return None
+    old_scores = columnar.read(c, "scores")
+    if old_scores is None or old_scores.num_rows != old.num_rows:
+        return None
+    at = pd.Index(old.column("id").to_pylist()).get_indexer(ex.ids.to_pylist())
+    found = at >= 0
+    take = pa.array(np.where(found, at, 0))
+
+    def same(name: str, new: pa.Array) -> np.ndarray:
+        before = old.column(name).take(take)
+        if pa.types.is_dictionary(before.type):
+            before = before.cast(before.type.value_type)
+        if pa.types.is_dictionary(new.type):
+            new = new.cast(new.type.value_type)
+        eq = pc.fill_null(pc.equal(before, new), False)
+        both_null = pc.and_(pc.is_null(before), pc.is_null(new))
+        return pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
+
+    def same_float(name: str, new: np.ndarray) -> np.ndarray:
+        before = old.column(name).take(take).to_numpy(zero_copy_only=False).astype(np.float64)
+        return (before == new) | (np.isnan(before) & np.isnan(new))
+
+    unchanged = found & same("split", ex.split) & same("label", ex.label) & same("pred", ex.pred)
+    unchanged &= same_float("confidence", ex.confidence) & same_float("p_label", ex.p_label)
+    quality = old_scores.column("quality").take(take)
+    had = pc.is_valid(quality).to_numpy(zero_copy_only=False) & found
+    lost = int((had & ~unchanged).sum())
+    if lost:
+        summary.warnings.append(
+            f"{lost} examples whose predictions or labels changed lost their label-quality score; the other"
+            f" {int((had & unchanged).sum())} keep theirs (`labeler rank` ranks the changed ones again)")
+    if not (had & unchanged).any():
+        return None
+    mask = pa.array(~unchanged)
+    table = pa.table({name: pc.if_else(mask, pa.nulls(len(mask), col.type), col.take(take))
+                      for name, col in zip(old_scores.column_names, old_scores.columns)})
+    splits = ex.split.cast(pa.string()).to_numpy(zero_copy_only=False)
+    keep = {s: m for s, m in ranking.items() if (had & unchanged & (splits == s)).any()}
+    return table, keep
 
 
 def _remove_db_files(path: Path) -> None:

@@ -792,8 +792,8 @@ def test_row28_two_first_imports_at_once_do_not_replace_each_other(tmp_path):
     db = tmp_path / "p.labeler.db"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from labeler.core import store; from pathlib import Path;"
-         " fd = store._acquire_lock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(30)", str(db)],
+         "import sys, time; from labeler.core import fileops; from pathlib import Path;"
+         " fd = fileops.acquire_lock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(30)", str(db)],
         stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -51,14 +51,14 @@ def _linter_config(tmp_path: Path) -> Path:
             return "[" + ", ".join(val(x) for x in v) + "]"
         return '"' + str(v).replace('"', '\\"') + '"'
 
-    lines = ["[tool.importlinter]"]
-    lines += [f"{k} = {val(v)}" for k, v in cfg.items() if k != "contracts"]
-    lines.append("include_external_packages = true")
-    for c in cfg["contracts"]:
+    top = {k: v for k, v in cfg.items() if k != "contracts"}
+    top["include_external_packages"] = True
+    lines = ["[tool.importlinter]"] + [f"{k} = {val(v)}" for k, v in top.items()]
+    for c in cfg["contracts"]:  # (each contract its own table: several of them must not merge)
         lines.append("[[tool.importlinter.contracts]]")
         lines += [f"{k} = {val(v)}" for k, v in c.items()]
     path = tmp_path / "importlinter.toml"
-    path.write_text("\n".join(dict.fromkeys(lines)) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -69,3 +69,19 @@ def test_lint_imports_contracts_kept(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "broken" in r.stdout and "0 broken" in r.stdout
+    assert f"{len(_contracts())} kept" in r.stdout, r.stdout[-3000:]
+
+
+def _contracts() -> list[dict]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+
+
+def test_store_and_backup_import_no_cycle_contract():
+    """The store calls the backups when a project closes; the backups must never import the store
+    (they are handed a path and a connection), and the crash-safety module sits below both."""
+    layers = [c["layers"] for c in _contracts() if c["type"] == "layers"]
+    assert ["labeler.core.store", "labeler.core.backup", "labeler.core.fileops", "labeler.core.problems"] in layers
+    code = ("import sys, labeler.core.backup, labeler.core.fileops;"
+            " assert 'labeler.core.store' not in sys.modules, 'backup or fileops imports the store'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -4,19 +4,22 @@ A clean close of a writer that changed something copies the project, through SQL
 (never a plain copy of a live file, which can catch it half-written), into
 ``<project>.backups/<UTC time>.labeler.db``; the last :data:`KEEP` are kept. :func:`restore` puts
 one back after moving the current file (and its WAL) aside: it never deletes a project file.
+
+This module never imports :mod:`labeler.core.store` (the store calls it when a project closes): it
+is handed the path and the connection, and takes the project lock and the fsyncs from
+:mod:`labeler.core.fileops`. An import-linter contract in pyproject.toml keeps it so.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import files
-from .store import Project, ProjectError, _acquire_lock, _release_lock
+from . import fileops
+from .problems import ProjectError
 
 KEEP = 5
 SUFFIX = ".labeler.db"
@@ -73,33 +76,28 @@ def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
         dst.execute("PRAGMA journal_mode=DELETE")
     finally:
         dst.close()
-    files.sync(dst_path, strict=False)
+    fileops.sync(dst_path, strict=False)
 
 
-def _remove(path: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        with contextlib.suppress(OSError):
-            os.unlink(f"{path}{suffix}")
-
-
-def make_backup(project: Project, *, keep: int = KEEP) -> Path:
-    """Back ``project`` (open) up into its backups folder; drop all but the newest ``keep``."""
-    folder = backup_dir(project.path)
+def make_backup(project_path: Path, conn: sqlite3.Connection, *, keep: int = KEEP) -> Path:
+    """Back the open project at ``project_path`` (``conn``: its connection) up into its backups
+    folder; drop all but the newest ``keep``."""
+    folder = backup_dir(project_path)
     folder.mkdir(exist_ok=True)
     name = datetime.now(timezone.utc).strftime(_STAMP) + SUFFIX
     final, tmp = folder / name, folder / (name + ".tmp")
     try:
-        _copy_database(project.conn, tmp)
+        _copy_database(conn, tmp)
         os.replace(tmp, final)
     except BaseException:
-        _remove(tmp)
+        fileops.remove_db_files(tmp, strict=False)
         raise
-    files.sync(folder, strict=False)
-    for old in list_backups(project.path)[keep:]:
-        _remove(old.path)
+    fileops.sync(folder, strict=False)
+    for old in list_backups(project_path)[keep:]:
+        fileops.remove_db_files(old.path, strict=False)
     for stale in folder.glob("*.tmp"):  # left by a backup that was killed
         if stale != tmp:
-            _remove(stale)
+            fileops.remove_db_files(stale, strict=False)
     return final
 
 
@@ -145,17 +143,17 @@ def restore(project_path: str | os.PathLike, which: str | os.PathLike | None = N
     project_path = Path(project_path)
     source = find_backup(project_path, which)
     _check_backup(source)
-    lock = _acquire_lock(project_path)
+    lock = fileops.acquire_lock(project_path)
     try:
         stamp = datetime.now(timezone.utc).strftime(_STAMP)
         aside = project_path.with_name(f"{project_path.name}.replaced-{stamp}")
         tmp = project_path.with_name(f".{project_path.name}.restoring")
-        _remove(tmp)
+        fileops.remove_db_files(tmp, strict=False)
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         try:
             _copy_database(src, tmp)
         except BaseException:
-            _remove(tmp)
+            fileops.remove_db_files(tmp, strict=False)
             raise
         finally:
             src.close()
@@ -169,7 +167,7 @@ def restore(project_path: str | os.PathLike, which: str | os.PathLike | None = N
                 os.replace(current, target)
                 moved.append(target)
         os.replace(tmp, project_path)
-        files.sync(project_path.parent, strict=False)
+        fileops.sync(project_path.parent, strict=False)
     finally:
-        _release_lock(lock)
+        fileops.release_lock(lock)
     return Restored(project_path, source, moved)

@@ -7,21 +7,30 @@ and copied verbatim; only the records that change are parsed and spliced, so ids
 numbers like ``1.0``, a class called ``NA`` and a cell like ``=1+1`` come out exactly as they went in.
 JSONL lines are spliced the same way; Parquet goes through Arrow with its column types kept.
 
-Nothing is written in place. Every file goes to a temporary name in the output folder, is flushed and
-fsynced, and only when all of them are written are they moved into place with ``os.replace``. A failure
-(disk full, a cancel, any exception) leaves the previous export as it was and no temporary file behind.
-Source files are only opened for reading, and an output that would land on a source is refused.
+Nothing is written in place, and an export folder holds one export at a time, never a mix of two.
+Every file goes to a temporary name in the output folder and is flushed and fsynced; a failure while
+writing them (disk full, a cancel, any exception) leaves the previous export as it was and no
+temporary file behind. Only when all of them are written are they moved into place with
+``os.replace``, after a journal (``.export-journal.json``) that names them, and ``export.json`` is
+written last: the export's generation and each file's name, size and SHA-256. So the folder keeps
+plainly named files, and
+
+- ``export.json`` there and no journal: the files it names are exactly one export (a file changed
+  since is found by its size or SHA-256);
+- a journal there: the export was killed (``kill -9``, a power cut) between two renames, so the folder
+  holds some files of it and some of the export before. :func:`check_export` says so, and the next
+  export into the folder first finishes the interrupted one from its journal (its staged files are
+  complete and on disk) before it writes its own.
+
+The machinery is :class:`labeler.core.fileops.Staged`. Source files are only opened for reading, and
+an output that would land on a source is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import gzip
 import json
 import os
-import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as colmod
-from . import files, formats, mapping
+from . import fileops, formats, mapping
 from . import frame as framemod
 from . import stats
 from . import tally as tallymod
@@ -380,88 +389,25 @@ def _check_keys(project: Project, path: Path, kind: formats.FileKind, roles: _Ro
 
 
 # --------------------------------------------------------------------------------------------
-# staged, atomic writes
+# staged writes: one generation at a time (labeler.core.fileops.Staged)
+
+MANIFEST_FILE = fileops.MANIFEST
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+def check_export(out_dir: str | os.PathLike, *, hashes: bool = True) -> fileops.Generation:
+    """What a reader finds in an export folder: exactly one export (``complete``), or why not (a
+    half-written export, a file changed since, no ``export.json``)."""
+    return fileops.check_generation(out_dir, hashes=hashes)
 
 
-class _Staged:
-    """Files written under temporary names in the output folder and moved into place together."""
-
-    def __init__(self, out_dir: Path):
-        self.out_dir = out_dir
-        self.pending: list[tuple[Path, Path]] = []
-        self.current: Path | None = None
-
-    @contextlib.contextmanager
-    def open(self, name: str, *, gz: bool = False):
-        final = self.out_dir / name
-        self.current = final
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
-        tmp = Path(tmp)
-        self.pending.append((tmp, final))
-        with os.fdopen(fd, "wb") as f:
-            if gz:
-                with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as z:
-                    yield z
-            else:
-                yield f
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o666 & ~_umask())
-
-    def write_text(self, name: str, text: str) -> None:
-        with self.open(name) as f:
-            f.write(text.encode("utf-8"))
-
-    def commit(self) -> list[Path]:
-        done = []
-        while self.pending:
-            tmp, final = self.pending[0]
-            self.current = final
-            os.replace(tmp, final)
-            self.pending.pop(0)
-            done.append(final)
-        files.sync(self.out_dir, strict=False)
-        return done
-
-    def discard(self) -> None:
-        for tmp, _ in self.pending:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        self.pending.clear()
-
-
-def _umask() -> int:
-    """The process umask, read without setting it (os.umask would race with other threads)."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    return 0o022
-
-
-def _remove_stale_temps(out_dir: Path) -> None:
-    """Temporary files an export killed outright (kill -9, power cut) left behind; their process is gone."""
-    with contextlib.suppress(OSError):
-        for p in out_dir.iterdir():
-            m = _TEMP.match(p.name)
-            if not m or int(m["pid"]) == os.getpid():
-                continue
-            try:
-                os.kill(int(m["pid"]), 0)
-            except ProcessLookupError:
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            except (PermissionError, OverflowError):
-                pass
-
-
-def _write_failure(e: OSError, target: Path | None, out_dir: Path) -> ExportProblem:
+def _write_failure(e: OSError, target: Path | None, out_dir: Path, swapping: bool = False) -> ExportProblem:
     where = target or out_dir
+    if swapping:
+        return ExportProblem(
+            f"could not move {where} into place: {e.strerror or e}. The export stopped halfway: {out_dir} holds"
+            f" some of its files and some of the export before (its journal {fileops.JOURNAL} says which). The"
+            " next export into the folder finishes this one first; export again."
+        )
     if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         why = ("the disk is full" if e.errno == errno.ENOSPC else
                "a file-size limit was reached (or the disk is full)" if e.errno == errno.EFBIG else
@@ -607,6 +553,7 @@ def export_all(
     names = [CORRECTIONS_FILE, *TALLY_FILES, SUMMARY_FILE, REPORT_FILE]
     if target is not None:
         names.insert(1, corrected_name(target, fmt))
+    written = [*names, MANIFEST_FILE, fileops.JOURNAL]  # (the last two: the generation's bookkeeping)
     sources = [project.path, project.path.with_name(project.path.name + "-wal"),
                project.path.with_name(project.path.name + "-shm"), project.path.with_name(project.path.name + ".lock")]
     sources += [Path(p) for p in (project.meta("source"), project.meta("train_file"), target) if p]
@@ -614,7 +561,7 @@ def export_all(
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportProblem(f"--out {out_dir} is a file, not a folder" +
                             (" (it is one of the project's sources)" if any(_same_file(out_dir, s) for s in sources) else ""))
-    for name in names:
+    for name in written:
         for src in sources:
             if _same_file(out_dir / name, src):
                 raise ExportProblem(
@@ -626,7 +573,10 @@ def export_all(
         raise ExportProblem(f"cannot create the output folder {out_dir}: {e.strerror or e}") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ExportProblem(f"the output folder {out_dir} is not writable")
-    _remove_stale_temps(out_dir)
+    finished = fileops.tidy_folder(out_dir)  # an export killed midway: finished (or its temporary files removed)
+    if finished:
+        result.warnings.append(f"the previous export into {out_dir} had been interrupted while its files were moved"
+                               " into place; it was finished first")
 
     def check_cancel():
         if cancel is not None and cancel.is_set():
@@ -642,7 +592,7 @@ def export_all(
     dash = tallymod.dashboard(frame, decisions, dev_tally)
     check_cancel()
 
-    staged = _Staged(out_dir)
+    staged = fileops.Staged(out_dir)
     try:
         staged.write_text(CORRECTIONS_FILE, corrections_csv(corrections))
         if target is not None:
@@ -668,9 +618,10 @@ def export_all(
         check_cancel()
         report("writing", 0.98)
         staged.commit()
+        result.files.append(out_dir / MANIFEST_FILE)
     except OSError as e:
         staged.discard()
-        raise _write_failure(e, staged.current, out_dir) from None
+        raise _write_failure(e, staged.current, out_dir, staged.swapping) from None
     except BaseException:
         staged.discard()
         raise
@@ -683,7 +634,7 @@ def export_all(
     return result
 
 
-def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, staged: _Staged,
+def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, staged: fileops.Staged,
                      corrections: list[Correction], result: ExportResult, *, split, drop_ambiguous, fmt, files,
                      columns, keep_removed_classes, progress, cancel) -> None:
     out_kind = kind.name if fmt == "same" else fmt

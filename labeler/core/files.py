@@ -1,5 +1,6 @@
 """Which example files exist: one directory listing per folder instead of one stat per file, so a
-million paths are checked in well under a second."""
+million paths are checked in well under a second. (Syncing files to disk is
+:func:`labeler.core.fileops.sync`.)"""
 
 from __future__ import annotations
 
@@ -32,22 +33,3 @@ def missing_files(base_dir: str | os.PathLike, paths: pa.Array) -> pa.Array:
             pass  # a missing or unreadable folder: none of its files are there
     present = pc.is_in(pc.binary_join_element_wise(dirs, names, ""), value_set=pa.array(listed, pa.string()))
     return pc.and_(pc.invert(present), pc.is_valid(paths))
-
-
-def sync(path: str | os.PathLike, *, data_only: bool = False, strict: bool = True) -> None:
-    """Make what was written to ``path`` durable: a file's data, or a folder's entries (after a
-    rename). ``data_only``: fdatasync. Not ``strict``: an OSError (some filesystems refuse to sync a
-    folder) is let go."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        if strict:
-            raise
-        return
-    try:
-        (os.fdatasync if data_only else os.fsync)(fd)
-    except OSError:
-        if strict:
-            raise
-    finally:
-        os.close(fd)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as colmod
-from . import columnar, files, formats, mapping
+from . import columnar, fileops, files, formats, mapping
 from . import store as store_mod
 from .formats import ArrowColumns, Table, preview, read_table  # noqa: F401  (preview: for the window)
 from .probs import ProbColumns
@@ -860,14 +860,14 @@ def _open_target(project_path: Path) -> _Target:
     if new_file:
         # Hold the final name's lock while building, so two first imports cannot both rename a new
         # project into place (the second would replace one the first already writes to).
-        final_lock = store_mod._acquire_lock(project_path)
+        final_lock = fileops.acquire_lock(project_path)
         if project_path.exists():  # another import finished first: update its project instead
-            store_mod._release_lock(final_lock)
+            fileops.release_lock(final_lock)
             final_lock, new_file = None, False
-    target = project_path.with_name(f".{project_path.name}.importing-{os.getpid()}") if new_file else project_path
+    target = fileops.import_scratch_path(project_path) if new_file else project_path
     if new_file:
-        _clear_stale_imports(project_path)
-        _remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
+        fileops.clear_stale_imports(project_path)
+        fileops.remove_db_files(target)  # a dead import with our pid: its WAL must not meet a new file
     try:
         project = Project.create(target, scratch=True) if new_file else Project.open(project_path)
     except BaseException:
@@ -880,8 +880,8 @@ def _release_final_lock(final_lock: int | None, project_path: Path) -> None:
     if final_lock is not None:
         # leave nothing behind: a later writer (and a refused one, which re-checks that the
         # project exists once it has the lock) makes its own lock file
-        store_mod._release_lock(final_lock)
-        store_mod._lock_path(project_path).unlink(missing_ok=True)
+        fileops.release_lock(final_lock)
+        fileops.lock_path(project_path).unlink(missing_ok=True)
 
 
 def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
@@ -890,10 +890,10 @@ def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
         if failed:
             t.project.close()
             if t.new_file:
-                _remove_db_files(t.path)
+                fileops.remove_db_files(t.path)
     finally:
         if t.new_file:
-            t.path.with_name(t.path.name + ".lock").unlink(missing_ok=True)
+            fileops.lock_path(t.path).unlink(missing_ok=True)
         _release_final_lock(t.final_lock, project_path)
 
 
@@ -959,7 +959,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
                 k = ex.probs.shape[1]
                 columnar.write_matrix(c, "probs", ex.probs.blocks(columnar.matrix_chunk_rows(k)))
                 if new_file:  # the bulk of a new project is on its way to the disk while the rest is written
-                    flushing = pool.submit(files.sync, target.path, data_only=True)
+                    flushing = pool.submit(fileops.sync, target.path, data_only=True)
             else:
                 columnar.delete(c, "probs")
             columnar.write_encoded(c, "examples", encoding.result(), progress=chunk_written)
@@ -1001,7 +1001,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
             project.close()
         if new_file:
             os.replace(target.path, project_path)
-            files.sync(project_path.parent, strict=False)  # the rename itself survives a power cut
+            fileops.sync(project_path.parent, strict=False)  # the rename itself survives a power cut
     except BaseException:
         _finish_target(target, project_path, failed=True)
         raise
@@ -1056,39 +1056,3 @@ def _kept_scores(c, project: Project, old: pa.Table | None, ex: Examples,
     splits = ex.split.cast(pa.string()).to_numpy(zero_copy_only=False)
     keep = {s: m for s, m in ranking.items() if (had & unchanged & (splits == s)).any()}
     return table, keep
-
-
-def _remove_db_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-
-
-def _clear_stale_imports(project_path: Path) -> None:
-    """Remove the temporary files of imports into ``project_path`` that were killed (kill -9, power
-    cut): their lock is free. An import still running holds its lock and is left alone."""
-    import fcntl
-    import re
-
-    pattern = re.compile(re.escape(f".{project_path.name}.importing-") + r"\d+")
-    try:
-        names = os.listdir(project_path.parent)
-    except OSError:
-        return
-    for name in names:
-        if not pattern.fullmatch(name):
-            continue
-        stale = project_path.with_name(name)
-        lock = stale.with_name(name + ".lock")
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # still importing
-            _remove_db_files(stale)
-            lock.unlink(missing_ok=True)
-        finally:
-            os.close(fd)

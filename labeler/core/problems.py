@@ -1,8 +1,17 @@
-"""The errors raised about a user's file or an export: each message names the file, the line or
-column and what is wrong. Defined once so the format readers and writers, the importer, the export,
-the CLI and the window all speak of the same things."""
+"""The errors raised about a user's file, a project or an export: each message names the file, the
+line or column and what is wrong. Defined once so the format readers and writers, the store, the
+importer, the export, the CLI and the window all speak of the same things (and so that
+:mod:`labeler.core.fileops`, below the store, can raise the store's errors)."""
 
 from __future__ import annotations
+
+
+class ProjectError(Exception):
+    """A project file cannot be opened or written; the message says why."""
+
+
+class ProjectLocked(ProjectError):
+    """Another process is writing to the project."""
 
 
 class ImportProblem(ValueError):

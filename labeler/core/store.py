@@ -8,18 +8,17 @@ decision survives a crash or a power cut. One process writes at a time; a second
 The writer never checkpoints the WAL inside a decision (that would stall a key press for tens of
 milliseconds every few hundred decisions): :meth:`Project.checkpoint` does it through its own
 connection, from a worker thread when the window is idle, and closing checkpoints too. A clean close
-of a writer that changed something leaves a rotating backup (see :mod:`labeler.core.backup`).
+of a writer that changed something leaves a rotating backup (see :mod:`labeler.core.backup`, which
+never imports this module). The lock and the fsyncs are :mod:`labeler.core.fileops`'.
 What is promised, and which test proves it: docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field, replace
@@ -33,19 +32,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlite_utils
 
-from . import columnar, files
+from . import backup, columnar, fileops
+from .fileops import acquire_lock, release_lock
+from .problems import ProjectError, ProjectLocked  # noqa: F401  (defined with the other errors; named here too)
 
 BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 WAL_SIZE_LIMIT = 4 * 2**20
-
-
-class ProjectError(Exception):
-    """A project file cannot be opened or written; the message says why."""
-
-
-class ProjectLocked(ProjectError):
-    """Another process is writing to the project."""
 
 
 class ErrorTypesInUse(ProjectError):
@@ -239,7 +232,7 @@ class Project:
         if not path.exists():
             raise ProjectError(f"no project at {path}")
         _check_file(path)
-        lock_fd = None if readonly else _acquire_lock(path)
+        lock_fd = None if readonly else acquire_lock(path)
         try:
             # Validate through a connection that cannot write, so a damaged file stays untouched.
             # Read-only, not immutable: "immutable" ignores the WAL, where committed decisions (even
@@ -257,10 +250,10 @@ class Project:
                 # What a crashed writer left in the WAL goes into the file now, off the review's path.
                 project.checkpoint()
         except sqlite3.DatabaseError as e:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise ProjectError(f"{path} is corrupt or not a labeler project: {e}.{_restore_hint(path)}") from e
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         project.warnings = location_warnings(path)
         return project
@@ -275,7 +268,7 @@ class Project:
         path = Path(path)
         if path.exists():
             raise ProjectError(f"{path} exists already")
-        lock_fd = _acquire_lock(path)
+        lock_fd = acquire_lock(path)
         if scratch:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=MEMORY")
@@ -292,7 +285,7 @@ class Project:
         """Finish a scratch project: WAL journal, synced to disk, closed."""
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.close()
-        files.sync(self.path)
+        fileops.sync(self.path)
 
     def close(self) -> None:
         """Close the project. A writer that changed something first leaves a backup of it in
@@ -301,17 +294,15 @@ class Project:
         if self.conn is not None:
             if not self.readonly and not self._scratch:
                 if self._changed:
-                    from . import backup  # (backup imports this module)
-
                     try:
-                        backup.make_backup(self)
+                        backup.make_backup(self.path, self.conn)
                     except (OSError, sqlite3.Error) as e:
                         self.backup_error = str(e)
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
-        _release_lock(self._lock_fd)
+        release_lock(self._lock_fd)
         self._lock_fd = None
 
     def checkpoint(self) -> tuple[int, int, int] | None:
@@ -723,8 +714,6 @@ def _validate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _restore_hint(path: Path) -> str:
-    from . import backup
-
     found = backup.list_backups(path)
     if not found:
         return ""
@@ -834,55 +823,3 @@ def location_warnings(path: str | os.PathLike, *, mounts_file: str | None = None
         f"{Path(path).name} is on {what}: unplugging it while labeler runs can lose or damage "
         "decisions, and file locks may not hold. Work on a copy on a local disk."
     ]
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _acquire_lock(path: Path) -> int:
-    lock = _lock_path(path)
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise ProjectError(f"cannot create lock file {lock}: {e.strerror}") from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        try:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-        finally:
-            os.close(fd)
-        raise ProjectLocked(
-            f"{path} is open for writing in another labeler{_describe_holder(holder)};"
-            " close it there, or open this one read-only"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}".encode(), 0)
-    return fd
-
-
-def _describe_holder(holder: str) -> str:
-    """' (process 1234 on host, labeler review)' from what the lock file says."""
-    if not holder:
-        return ""
-    pid, _, host = holder.partition(" ")
-    where = f" on {host}" if host and host != socket.gethostname() else ""
-    what = ""
-    if not where and pid.isdigit():
-        with contextlib.suppress(OSError):
-            argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-            # "python -m labeler review", "labeler review": the program and its command, not a script's text
-            words = [Path(a).name if "/" in a and "\n" not in a else a for a in argv[:4]]
-            words = [w for w in words if w and "\n" not in w and len(w) < 40]
-            what = (", " + " ".join(words)) if words else ""
-    return f" (process {pid}{where}{what})"
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        with contextlib.suppress(OSError):
-            os.close(fd)

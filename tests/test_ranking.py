@@ -258,7 +258,9 @@ def test_compute_only_reads_and_cancel_stores_nothing(digits_project):
     pd.testing.assert_frame_equal(stored, moved, check_dtype=False)
 
 
-def test_a_reimport_drops_the_scores_and_has_scores_sees_it(tmp_path):
+def test_a_reimport_drops_the_scores_of_changed_predictions_and_has_scores_sees_it(tmp_path):
+    import csv
+
     src = tmp_path / "preds.csv"
     src.write_bytes(DIGITS_CSV.read_bytes())
     db = tmp_path / "d.labeler.db"
@@ -266,6 +268,17 @@ def test_a_reimport_drops_the_scores_and_has_scores_sees_it(tmp_path):
     run("rank", "-p", db)
     with Project.open(db, readonly=True) as p:
         assert ranking.has_scores(framemod.load(p), "train")
+    import_predictions(src, db)  # the same predictions again: the ranking stands
+    with Project.open(db, readonly=True) as p:
+        assert ranking.has_scores(framemod.load(p), "train")
+    with open(src, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    pred = rows[0].index("pred")
+    for r in rows[1:]:  # a new model: every training prediction changes
+        if r[rows[0].index("split")] == "train":
+            r[pred] = str((int(r[pred]) + 1) % 10)
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
     import_predictions(src, db)
     with Project.open(db, readonly=True) as p:
         assert not ranking.has_scores(framemod.load(p), "train")

@@ -418,3 +418,18 @@ def test_a_reimport_keeps_the_ranking_of_unchanged_examples(tmp_path):
     assert {k: v for k, v in after.items() if k != "e4"} == {k: v for k, v in before.items() if k != "e4"}
     r = cli("queue", "--project", db, "--split", "train", "--order", "quality", "--json")
     assert r.exit_code == 0, r.output
+
+
+def test_two_training_files_each_corrected_on_its_own(tmp_path):
+    a = _split_file(tmp_path / "train_a.csv", "a", 6)
+    b = _split_file(tmp_path / "train_b.csv", "b", 6)
+    db = tmp_path / "p.labeler.db"
+    import_predictions([a, b], db)  # both train (by name); half of the training examples in each
+    correct(db, "a1", "b")
+    correct(db, "b4", "b")
+    with Project.open(db, readonly=True) as p:
+        ra = export_all(p, tmp_path / "out_a", train_file=a)
+        rb = export_all(p, tmp_path / "out_b", train_file=b)
+    assert changed_cells(read_rows(a), read_rows(tmp_path / "out_a" / "train_a.corrected.csv")) == [(1, "label", "a", "b")]
+    assert changed_cells(read_rows(b), read_rows(tmp_path / "out_b" / "train_b.corrected.csv")) == [(4, "label", "a", "b")]
+    assert ra.unmatched == ["b4"] and rb.unmatched == ["a1"]  # the other file's correction, reported

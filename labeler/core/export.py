@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -296,11 +297,22 @@ class _RowEdit:
         self.outcome = outcome
         self.keep_removed_classes = keep_removed_classes
         self.roles: _Roles | None = None
+        self.rows: tuple[int, int] | None = None  # where the examples of the file being corrected are stored
+        files = mapping.files_of(project)
+        if record is not None and record in files and sum(f.rows for f in files) == project.example_count():
+            start = sum(f.rows for f in files[: files.index(record)])
+            self.rows = (start, start + record.rows)
 
     def begin(self, path: Path, header: list[str]) -> _Roles:
         self.roles = self._roles(path, header)
         self.plan = _Plan(self.roles.role, self.corrections, self.split, self.drop_ambiguous, self.project, path.parent,
                           keep_removed_classes=self.keep_removed_classes)
+        # a sample of the project's keys of the split; the rewrite notes which of them the file holds
+        sample = _key_sample(self.project, self.roles.role, self.split, self.rows)
+        self.plan.sample = set(sample)
+        self.plan.sample_bytes = {k.encode("utf-8") for k in sample}
+        self.plan.sample_array = pa.array(sorted(sample), pa.string())
+        self.plan.seen = set()
         self.decide = _Decide(self.plan, self.outcome)
         return self.roles
 
@@ -356,35 +368,47 @@ class _RowEdit:
 # Below this share of the project's examples found in the file by their key, the file is not the
 # one they came from (or the key column is the wrong one): refused, not half-applied.
 MIN_KEYS_FOUND = 0.5
+KEY_SAMPLE = 2000  # project keys looked for in the file while it is rewritten (enough to tell 50% apart)
+
+
+def _key_sample(project: Project, role: str, split: str, rows: tuple[int, int] | None = None) -> list[str]:
+    """Up to KEY_SAMPLE keys of the project's examples of ``split`` (seeded: the same every time);
+    ``rows``: only those that came from the file stored at these rows."""
+    table = project.examples_table()
+    if rows is not None:
+        table = table.slice(rows[0], rows[1] - rows[0])
+    keys = table.column(role).filter(pc.equal(table.column("split"), split)).drop_null()
+    if len(keys) > KEY_SAMPLE:
+        keys = keys.take(pa.array(np.random.default_rng(0).choice(len(keys), KEY_SAMPLE, replace=False)))
+    return keys.to_pylist()
 
 
 def _check_keys(project: Project, path: Path, kind: formats.FileKind, roles: _Roles, split: str,
-                delimiter: str | None) -> None:
-    """Refuse a file in which most of the project's examples of ``split`` are not found by their key."""
-    table = project.examples_table()
-    mine = pc.equal(table.column("split"), split)
-    keys = table.column(roles.role).filter(mine).drop_null()
-    if not len(keys):
+                delimiter: str | None, plan: _Plan) -> None:
+    """Refuse a file in which most of the project's examples of ``split`` are not found by their key
+    (counted on a sample while the file was rewritten)."""
+    sample = sorted(plan.sample)
+    if not sample:
         return
-    cells = formats.column_text(path, kind, roles.key, delimiter, ExportProblem)
-    found = pc.is_in(keys, value_set=cells)
-    share = pc.sum(found).as_py() / len(keys)
-    if share < MIN_KEYS_FOUND and roles.role == "path":
-        # paths may be written relative to another folder: compare them resolved
-        here = {os.path.normpath(os.path.join(str(path.parent), os.path.expanduser(c))) for c in cells.to_pylist()}
-        resolved = [str(project.resolve(k)) for k in keys.to_pylist()]
-        found = pa.array([os.path.normpath(r) in here for r in resolved])
-        share = pc.sum(found).as_py() / len(keys)
-    if share >= MIN_KEYS_FOUND:
+    found = set(plan.seen)
+    if len(found) < MIN_KEYS_FOUND * len(sample) and roles.role == "path":
+        # paths may be written relative to another folder: compare them resolved (a slow pass, only here)
+        cells = formats.column_text(path, kind, roles.key, delimiter, ExportProblem).to_pylist()
+        here = {os.path.normpath(os.path.join(str(path.parent), os.path.expanduser(c))) for c in cells}
+        found = {k for k in sample if os.path.normpath(str(project.resolve(k))) in here}
+    if len(found) >= MIN_KEYS_FOUND * len(sample):
         return
-    missing = keys.filter(pc.invert(found)).slice(0, 3).to_pylist()
-    sample = [c for c in cells.slice(0, 3).to_pylist()]
+    missing = [k for k in sample if k not in found][:3]
+    held = formats.column_text(path, kind, roles.key, delimiter, ExportProblem).slice(0, 3).to_pylist()
+    total = int(pc.sum(pc.equal(project.examples_table().column("split"), split)).as_py() or 0)
+    share = f"only {len(found)} of the project's {len(sample)} {split} examples" if len(sample) == total else \
+        f"only {len(found)} of {len(sample)} of the project's {total} {split} examples (a sample)"
     raise ExportProblem(
-        f"refusing to correct {path}: only {pc.sum(found).as_py()} of the project's {len(keys)} {split} examples"
-        f" are found in it by column {roles.key!r} (e.g. {', '.join(repr(m) for m in missing)} are not; the file's"
-        f" {roles.key} values look like {', '.join(repr(c) for c in sample)}). It does not look like the file they"
-        f" were imported from: pass that file with --train-file, or name the column that holds the"
-        f" {roles.role} with --column {roles.role}=NAME. Nothing was written"
+        f"refusing to correct {path}: {share} are found in it by column {roles.key!r} (e.g."
+        f" {', '.join(repr(m) for m in missing)} are not; the file's {roles.key} values look like"
+        f" {', '.join(repr(c) for c in held)}). It does not look like the file they were imported from: pass"
+        f" that file with --train-file, or name the column that holds the {roles.role} with --column"
+        f" {roles.role}=NAME. Nothing was written"
     )
 
 
@@ -658,7 +682,7 @@ def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, s
             outcome.rows = arrow_format.rewrite(target, kind, out, edit, out_kind=out_kind, delimiter=delimiter,
                                                 progress=progress, cancel=cancel)
     roles, plan = edit.roles, edit.plan
-    _check_keys(project, target, kind, roles, split, delimiter)
+    _check_keys(project, target, kind, roles, split, delimiter, plan)
     result.match_by = roles.key
     result.corrected_file = staged.out_dir / name
     result.rows = outcome.rows

@@ -50,10 +50,13 @@ class ImportSummary:
     missing_files: int | None = None  # None: not checked (a very large file)
     missing_examples: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every file the project holds, described
+    notes: list[str] = field(default_factory=list)  # how the files were read, where a record was used or replaced
+    sources: int = 1  # the files named in this import
 
     def lines(self) -> list[str]:
         out = [
-            f"Imported {self.rows} examples from {self.source} into {self.project}",
+            f"Imported {self.rows} examples from "
+            + (f"{self.source}" if self.sources == 1 else f"{self.sources} files") + f" into {self.project}",
             "  splits: " + ", ".join(f"{k} {v}" for k, v in self.splits.items()),
             f"  classes ({len(self.classes)}): " + ", ".join(self.classes[:20]) + (" ..." if len(self.classes) > 20 else ""),
         ]
@@ -76,6 +79,7 @@ class ImportSummary:
         if len(self.files) > 1:
             out.append(f"  the project holds {len(self.files)} files:")
             out += [f"    {f}" for f in self.files]
+        out += [f"  note: {n}" for n in self.notes]
         out += [f"  warning: {w}" for w in self.warnings]
         return out
 
@@ -122,14 +126,16 @@ def import_predictions(
     recorded = _recorded(project_path)
     # every file the project holds is read again (its examples are stored with the new ones), the
     # files named here with the options given now
+    def named(s: Path, m: mapping.FileMapping | None) -> _Job:
+        return _Job(s, m, dict(columns) if columns else (dict(m.given) if m else {}),
+                    split if split is not None else (m.split if m else split_from_name(s)), named=True)
+
+    # the files the project holds, in their order (a file named now in its place), then the new ones
     jobs: list[_Job] = []
     for m in recorded:
-        if not any(mapping.same_path(m.path, s) for s in sources):
-            jobs.append(_Job(Path(m.path), m, dict(m.given), m.split, named=False))
-    for s in sources:
-        m = mapping.find(recorded, s)
-        jobs.append(_Job(s, m, dict(columns) if columns else (dict(m.given) if m else {}),
-                         split if split is not None else (m.split if m else split_from_name(s)), named=True))
+        s = next((s for s in sources if mapping.same_path(m.path, s)), None)
+        jobs.append(_Job(Path(m.path), m, dict(m.given), m.split, named=False) if s is None else named(s, m))
+    jobs += [named(s, None) for s in sources if mapping.find(recorded, s) is None]
     notes: list[str] = []
     # the files named now first: their problems are the ones to report
     order = sorted(range(len(jobs)), key=lambda i: not jobs[i].named)
@@ -177,9 +183,10 @@ def import_predictions(
     ex = built[0] if len(built) == 1 else concat([(j.path, e) for (j, _, _), e in zip(read, built)])
     report("writing", 0.55)
     summary = _write(project_path, jobs[0].path, ex, train_file, report, check_cancel, records)
-    summary.source = sources[0] if len(sources) == 1 else sources[0].parent
+    summary.source = sources[0]
+    summary.sources = len(sources)
     summary.files = [r.describe() for r in records]
-    summary.warnings[:0] = notes
+    summary.notes = notes
     return summary
 
 

@@ -133,6 +133,8 @@ def rewrite(path: Path, kind: FileKind, out, edit, *, out_kind: str, delimiter: 
 def _apply(path: Path, table: pa.Table, edit, roles) -> pa.Table:
     plan = edit.plan
     keys = cells.text_array(table.column(roles.key))
+    if getattr(plan, "sample", None):
+        plan.seen.update(keys.filter(pc.is_in(keys, value_set=plan.sample_array)).to_pylist())
     candidates = pc.is_in(keys, value_set=pa.array(sorted(plan.fast), pa.string()))
     if plan.role == "path":
         for pattern in ("./", "//"):

@@ -411,6 +411,11 @@ class _Copy:
             if self.ik == self.ncols - 1:  # CRLF files: the last cell carries the \r
                 fast |= {k + b"\r" for k in fast}
             self.fast = fast
+            # the plan's sample of the project's keys: which of them the file holds is counted on the way
+            sample = set(getattr(self.plan, "sample_bytes", ()))
+            if self.ik == self.ncols - 1:
+                sample |= {k + b"\r" for k in sample}
+            self.sample = sample
             while True:
                 edits: dict[int, bytes | None] = {}
                 if self.has_quote:
@@ -442,6 +447,8 @@ class _Copy:
         if cells is None:
             cells = self._checked_cells(i)
         self.rows += len(cells) - cells.count(None)
+        if self.sample:
+            self.plan.seen.update(c.rstrip(b"\r").decode("utf-8", "replace") for c in self.sample.intersection(cells))
         fast = self.fast
         if self.plan.role == "path":
             maybe = self.plan.maybe
@@ -509,6 +516,8 @@ class _Copy:
         if table.num_rows != n - i - blank:
             return False  # some record spans lines: read it record by record
         keys = table.column(0)
+        if self.sample:
+            self.plan.seen.update(keys.filter(pc.is_in(keys, value_set=self.plan.sample_array)).to_pylist())
         candidates = pc.is_in(keys, value_set=pa.array(sorted(self.plan.fast), pa.string()))
         if self.plan.role == "path":
             for pattern in ("./", "//"):
@@ -537,6 +546,7 @@ class _Copy:
     def _scan_csv(self, i: int, edits: dict) -> None:
         """Every record of the block through the csv module, which handles quotes and line breaks."""
         fast = {k.decode("utf-8") for k in self.plan.fast_bytes}
+        sample = getattr(self.plan, "sample", ())
         maybe = self.plan.maybe
         path_role = self.plan.role == "path"
         ik, ncols = self.ik, self.ncols
@@ -566,6 +576,8 @@ class _Copy:
                     )
                 rows += 1
                 key = fields[ik]
+                if key in sample:
+                    self.plan.seen.add(key)
                 if key in fast or (path_role and maybe(key.encode("utf-8"))):
                     self._apply(start, end, fields, edits)
             start = end

@@ -190,6 +190,7 @@ def rewrite(path: Path, kind: FileKind, out, edit, *, progress=None, cancel: thr
     total = os.path.getsize(path)
     rows = 0
     plan = decide = roles = None
+    sample = ()
     with open_bytes(path, kind, ExportProblem) as raw:
         f = io.BufferedReader(raw, 1 << 20) if not kind.gz else raw
         done = 0
@@ -213,8 +214,11 @@ def rewrite(path: Path, kind: FileKind, out, edit, *, progress=None, cancel: thr
             if roles is None:
                 roles = edit.begin(path, list(obj))
                 plan, decide = edit.plan, edit.decide
+                sample = getattr(plan, "sample", ())
             rows += 1
             key = cell(obj.get(roles.key))
+            if key in sample:
+                plan.seen.add(key)
             verdict = None
             if plan.maybe(key.encode("utf-8")):
                 split_cell = cell(obj.get(roles.split)) if roles.split else None

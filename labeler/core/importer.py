@@ -144,6 +144,8 @@ def import_predictions(
     for n, i in enumerate(order):
         job = jobs[i]
         report("reading", 0.3 * n / len(jobs))
+        if job.named and not job.path.exists():
+            raise ImportProblem(f"{job.path}: no such file")
         if not job.path.exists():
             raise ImportProblem(
                 f"{job.path}: no such file; the project {project_path.name} holds it (imported before), so it is"

@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from labeler.core import store  # noqa: E402
+from labeler.core import location  # noqa: E402
 from labeler.core.importer import import_predictions  # noqa: E402
 from labeler.core.queue import QueueSpec  # noqa: E402
 from labeler.core.store import Project, ProjectError  # noqa: E402
@@ -321,7 +321,7 @@ def test_row29_window_shows_the_network_drive_warning(qtbot, tmp_path, digits_pr
     runs on: no nested exec) and the status bar; once dismissed the review goes on."""
     mounts = tmp_path / "mounts"
     mounts.write_text(f"/dev/vda / ext4 rw 0 0\nsrv:/x {digits_project.parent} nfs rw 0 0\n")
-    monkeypatch.setattr(store, "MOUNTS_FILE", str(mounts))
+    monkeypatch.setattr(location, "MOUNTS_FILE", str(mounts))
     win = make_window(qtbot, tmp_path)
     win.set_project(Project.open(digits_project))
     show(qtbot, win)

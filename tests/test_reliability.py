@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from conftest import DIGITS_CSV, file_digest
 from labeler.cli import main
 from labeler.core import backup as backupmod
-from labeler.core import store
+from labeler.core import location, store
 from labeler.core.session import ReviewSession
 from labeler.core.store import Decision, Project, ProjectError, ProjectLocked
 
@@ -206,8 +206,8 @@ def test_row29_network_or_removable_drive_warns(tmp_path, digits_project, monkey
     db = share / "digits.labeler.db"
     db.write_bytes(digits_project.read_bytes())
     escaped = str(share).replace(" ", "\\040")
-    monkeypatch.setattr(store, "MOUNTS_FILE", str(fake_mounts(tmp_path, f"{source} {escaped} {fstype} rw 0 0")))
-    monkeypatch.setattr(store, "SYS_BLOCK", str(tmp_path / "no-sys"))
+    monkeypatch.setattr(location, "MOUNTS_FILE", str(fake_mounts(tmp_path, f"{source} {escaped} {fstype} rw 0 0")))
+    monkeypatch.setattr(location, "SYS_BLOCK", str(tmp_path / "no-sys"))
     with Project.open(db) as p:
         assert len(p.warnings) == 1 and needle in p.warnings[0], p.warnings
         assert "local disk" in p.warnings[0]
@@ -234,19 +234,19 @@ def test_row29_removable_device_with_any_filesystem(tmp_path, digits_project, mo
         (sysfs / "class" / name).symlink_to(sysfs / "devices" / disk / name)
     stick, internal = tmp_path / "stick", tmp_path / "internal"
     mounts = fake_mounts(tmp_path, f"/dev/sdc1 {stick} ext4 rw 0 0", f"/dev/sdd1 {internal} ext4 rw 0 0")
-    monkeypatch.setattr(store, "MOUNTS_FILE", str(mounts))
-    monkeypatch.setattr(store, "SYS_BLOCK", str(sysfs / "class"))
-    assert "removable drive (ext4" in store.location_warnings(stick / "p.labeler.db")[0]
-    assert store.location_warnings(internal / "p.labeler.db") == []
-    assert store.location_warnings(tmp_path / "elsewhere" / "p.labeler.db") == []
+    monkeypatch.setattr(location, "MOUNTS_FILE", str(mounts))
+    monkeypatch.setattr(location, "SYS_BLOCK", str(sysfs / "class"))
+    assert "removable drive (ext4" in location.location_warnings(stick / "p.labeler.db")[0]
+    assert location.location_warnings(internal / "p.labeler.db") == []
+    assert location.location_warnings(tmp_path / "elsewhere" / "p.labeler.db") == []
     # the innermost mount wins: a local folder mounted inside a network share
     mounts = fake_mounts(tmp_path, f"srv:/x {tmp_path} nfs rw 0 0", f"/dev/vdb {tmp_path / 'local'} ext4 rw 0 0")
-    monkeypatch.setattr(store, "MOUNTS_FILE", str(mounts))
-    assert store.location_warnings(tmp_path / "local" / "p.labeler.db") == []
-    assert store.location_warnings(tmp_path / "p.labeler.db")
+    monkeypatch.setattr(location, "MOUNTS_FILE", str(mounts))
+    assert location.location_warnings(tmp_path / "local" / "p.labeler.db") == []
+    assert location.location_warnings(tmp_path / "p.labeler.db")
     # no /proc/mounts (another OS, a sandbox): no warning, no error
-    monkeypatch.setattr(store, "MOUNTS_FILE", str(tmp_path / "missing"))
-    assert store.location_warnings(tmp_path / "p.labeler.db") == []
+    monkeypatch.setattr(location, "MOUNTS_FILE", str(tmp_path / "missing"))
+    assert location.location_warnings(tmp_path / "p.labeler.db") == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import time
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,8 @@ import pyarrow.compute as pc
 import sqlite_utils
 
 from . import backup, columnar, fileops
+from .schema import migrations
+from .location import location_warnings  # noqa: F401  (named here for the CLI)
 from .fileops import acquire_lock, release_lock
 from .problems import ProjectError, ProjectLocked  # noqa: F401  (defined with the other errors; named here too)
 
@@ -120,72 +121,6 @@ EMPTY_EXAMPLES = [
 TOPK = 5
 # How the class probabilities are stored (meta "probs_layout"; see columnar.write_matrix).
 PROBS_LAYOUT = "float64 column-major blocks"
-
-migrations = sqlite_utils.Migrations("labeler")
-
-
-@migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)"""
-    )
-    # The imported examples, their class probabilities and rankings, column-wise: Arrow IPC chunks,
-    # and raw float64 blocks for "probs" (see labeler.core.columnar). name = "examples" | "probs" | "scores".
-    db.execute(
-        """CREATE TABLE columnar (
-            name TEXT NOT NULL,
-            chunk INTEGER NOT NULL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (name, chunk)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE decisions (
-            example_id TEXT PRIMARY KEY,
-            label TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
-            error_types TEXT NOT NULL DEFAULT '[]',
-            note TEXT NOT NULL DEFAULT '',
-            reviewed INTEGER NOT NULL DEFAULT 0,
-            reviewer TEXT,
-            decided_at TEXT
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE events (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            at TEXT NOT NULL,
-            example_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            before TEXT,
-            after TEXT,
-            reviewer TEXT,
-            session_id INTEGER
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE error_types (
-            name TEXT PRIMARY KEY,
-            position INTEGER NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            started_at TEXT NOT NULL,
-            ended_at TEXT,
-            reviewer TEXT,
-            queue TEXT,
-            items INTEGER NOT NULL DEFAULT 0
-        )"""
-    )
-
-
-@migrations()
-def m002_columnar_checksums(db: sqlite_utils.Database) -> None:
-    # CRC-32 of each chunk's bytes (see labeler.core.columnar); NULL for chunks written before
-    db.execute("ALTER TABLE columnar ADD COLUMN crc INTEGER")
-
 
 def _check_file(path: Path) -> None:
     """Refuse anything that is not an SQLite file, before SQLite (which would write) touches it."""
@@ -744,82 +679,3 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
-
-
-# -- where the project lives (BAD_INPUTS row 29) ---------------------------------------------------
-MOUNTS_FILE = "/proc/mounts"  # tests point these at fakes
-SYS_BLOCK = "/sys/class/block"
-NETWORK_FS = {
-    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
-    "lustre", "gpfs", "beegfs", "davfs", "coda", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse",
-    "fuse.davfs2", "fuse.glusterfs", "fuse.cephfs", "fuse.gvfsd-fuse", "fuse.smbnetfs", "fuse.curlftpfs",
-}
-REMOVABLE_FS = {"vfat", "msdos", "fat", "exfat", "fuseblk", "ntfs", "ntfs3", "hfsplus", "iso9660", "udf"}
-
-
-def _unescape_mount(field_: str) -> str:
-    # /proc/mounts writes space, tab, newline and backslash as octal escapes (\040 ...)
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field_)
-
-
-def _mount_of(folder: Path, mounts_file: str) -> tuple[str, str, str] | None:
-    """(device, mount point, filesystem type) of the mount that holds ``folder``."""
-    try:
-        lines = Path(mounts_file).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    target = str(folder)
-    best = None
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        dev, mnt, fstype = _unescape_mount(parts[0]), _unescape_mount(parts[1]), parts[2]
-        inside = target == mnt or mnt == "/" or target.startswith(mnt.rstrip("/") + "/")
-        if inside and (best is None or len(mnt) >= len(best[1])):  # the last of equals is on top
-            best = (dev, mnt, fstype)
-    return best
-
-
-def _removable(device: str, sys_block: str) -> bool:
-    """Whether the block device is removable (a USB stick, an SD card), as the kernel says."""
-    if not device.startswith("/dev/"):
-        return False
-    name = Path(device).resolve().name if os.path.exists(device) else Path(device).name
-    node = Path(sys_block) / name
-    for candidate in (node / "removable", node.resolve().parent / "removable" if node.exists() else None):
-        if candidate is None:
-            continue
-        try:
-            return candidate.read_text().strip() == "1"
-        except OSError:
-            continue
-    return False
-
-
-def location_warnings(path: str | os.PathLike, *, mounts_file: str | None = None,
-                      sys_block: str | None = None) -> list[str]:
-    """Warnings about where a project file is (or would be): on a network filesystem SQLite's WAL
-    and file locks do not work reliably; on a removable drive a pulled cable loses writes."""
-    folder = Path(os.path.realpath(Path(path).parent))
-    mount = _mount_of(folder, mounts_file or MOUNTS_FILE)
-    if mount is None:
-        return []
-    device, mnt, fstype = mount
-    base = fstype.split(".")[0]
-    if fstype in NETWORK_FS or base in NETWORK_FS or "sshfs" in fstype:
-        return [
-            f"{Path(path).name} is on a network filesystem ({fstype} at {mnt}): SQLite's journal and "
-            "locks are not reliable there, so two computers could write at once and a crash or a lost "
-            "connection can damage the project. Work on a copy on a local disk."
-        ]
-    if _removable(device, sys_block or SYS_BLOCK):
-        what = f"a removable drive ({fstype} at {mnt})"
-    elif fstype in REMOVABLE_FS:
-        what = f"a {fstype} filesystem at {mnt}, probably a removable drive"
-    else:
-        return []
-    return [
-        f"{Path(path).name} is on {what}: unplugging it while labeler runs can lose or damage "
-        "decisions, and file locks may not hold. Work on a copy on a local disk."
-    ]

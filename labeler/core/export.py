@@ -2,10 +2,12 @@
 file, the list of corrections, the tally, a summary and a self-contained HTML report.
 
 The corrected copy is the source file byte for byte except the label cells of the corrected examples
-(and, with ``drop_ambiguous``, the rows tagged ambiguous). Delimited text is streamed in large blocks
-and copied verbatim; only the records that change are parsed and spliced, so ids like ``000123``,
-numbers like ``1.0``, a class called ``NA`` and a cell like ``=1+1`` come out exactly as they went in.
-JSONL lines are spliced the same way; Parquet goes through Arrow with its column types kept.
+(and, with ``drop_ambiguous``, the rows tagged ambiguous). This module is policy only: *which* cells
+change. Which column is the label and which identifies a row come from what the import recorded
+(:mod:`labeler.core.mapping`): the label column it read, and the key the examples were imported with
+(their id column, else path, else text; ids made of row numbers are never looked for in another
+file). A file in which most of the project's examples are not found by that key is refused. *How* a
+file is read and its cells rewritten is :mod:`labeler.core.formats`' (one module per file family).
 
 Nothing is written in place, and an export folder holds one export at a time, never a mix of two.
 Every file goes to a temporary name in the output folder and is flushed and fsynced; a failure while

@@ -1,8 +1,13 @@
-"""Load a predictions file (CSV/TSV, gzipped CSV, Parquet, JSONL) into a project, all or nothing.
+"""Load predictions files (CSV/TSV, gzipped, Parquet, JSONL) into a project, all or nothing.
 
-Values that identify things (ids, labels, paths) are read as exact strings: ``000123`` stays
-``000123`` and a class called ``NA`` is a class. Anything wrong with the file is an
-:class:`ImportProblem` naming the file, the line or column and what is wrong; nothing is written then.
+A project holds every file imported into it, and records how each was read (its kind, delimiter,
+which column plays which role, the ``--column`` options given: :mod:`labeler.core.mapping`); a
+re-import reads a file the same way unless told otherwise, and replaces only that file's examples.
+Reading is :mod:`labeler.core.formats`', checking and deriving :mod:`labeler.core.examples`'; this
+module decides which files and writes the project. Values that identify things (ids, labels, paths)
+are exact strings: ``000123`` stays ``000123`` and a class called ``NA`` is a class. Anything wrong
+is an :class:`ImportProblem` naming the file, the line or column and what is wrong; nothing is
+written then.
 """
 
 from __future__ import annotations

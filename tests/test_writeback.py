@@ -433,3 +433,23 @@ def test_two_training_files_each_corrected_on_its_own(tmp_path):
     assert changed_cells(read_rows(a), read_rows(tmp_path / "out_a" / "train_a.corrected.csv")) == [(1, "label", "a", "b")]
     assert changed_cells(read_rows(b), read_rows(tmp_path / "out_b" / "train_b.corrected.csv")) == [(4, "label", "a", "b")]
     assert ra.unmatched == ["b4"] and rb.unmatched == ["a1"]  # the other file's correction, reported
+
+
+def test_a_project_from_before_files_were_recorded_still_uses_its_column_options(tmp_path):
+    src = write_rows(tmp_path / "preds.csv", ["key", "path", "split", "clean", "label", "pred"],
+                     [["k1", "a.png", "train", "a", "x", "b"], ["k2", "b.png", "train", "b", "x", "b"]])
+    db = tmp_path / "preds.labeler.db"
+    import_predictions(src, db, columns={"id": "key", "label": "clean"})
+    with Project.open(db) as p:  # as an earlier version left it: the --column options, no file records
+        p.conn.execute("DELETE FROM meta WHERE key = 'files'")
+        p._meta_cache.clear()
+        assert p.meta("columns") == {"id": "key", "label": "clean"}
+    correct(db, "k1", "b")
+    with Project.open(db, readonly=True) as p:
+        result = export_all(p, tmp_path / "out")
+    assert result.relabelled == 1 and not result.label_changed, result.lines()
+    assert changed_cells(read_rows(src), read_rows(tmp_path / "out" / "preds.corrected.csv")) == [(0, "clean", "a", "b")]
+    r = cli("import", src, "--project", db)
+    assert r.exit_code == 0 and "id=key, label=clean" in r.output, r.output
+    with Project.open(db, readonly=True) as p:
+        assert p.decision("k1").label == "b" and [f.roles["label"] for f in mapping.files_of(p)] == ["clean"]

@@ -256,13 +256,7 @@ def _recorded(project_path: Path) -> list[mapping.FileMapping]:
         return []
     with contextlib.suppress(ProjectError):
         with Project.open(project_path, readonly=True) as old:
-            files = mapping.files_of(old)
-            if files:
-                return files
-            source = old.meta("source")
-            if source:  # an older project: one file, the columns the user gave kept apart
-                given = old.meta("columns") or {}
-                return [mapping.FileMapping(path=source, kind="", given=dict(given))]
+            return mapping.files_of(old)
     return []
 
 

@@ -38,15 +38,15 @@ class FileMapping:
     @property
     def key(self) -> str:
         """The role that identifies an example in this file: id, path or text."""
-        return next(r for r in KEY_ROLES if r in self.roles)
+        return next((r for r in KEY_ROLES if r in self.roles), "id")
 
     @property
-    def key_column(self) -> str:
-        return self.roles[self.key]
+    def key_column(self) -> str | None:
+        return self.roles.get(self.key)
 
     @property
     def ids_from_rows(self) -> bool:
-        return "id" not in self.roles
+        return bool(self.roles) and "id" not in self.roles
 
     @property
     def name(self) -> str:
@@ -54,6 +54,8 @@ class FileMapping:
 
     def describe(self) -> str:
         """``dev.csv (csv, 1,000 rows: dev 1,000; key column 'id', label column 'label')``."""
+        if not self.roles:  # recorded by an earlier version: how it was read is not known
+            return f"{self.path} (imported by an earlier version; import it again to record how it is read)"
         splits = ", ".join(f"{s} {n}" for s, n in self.splits.items())
         key = f"key column {self.key_column!r}" if not self.ids_from_rows else \
             f"ids from row numbers, matched by {self.key} column {self.key_column!r}"
@@ -69,8 +71,15 @@ class FileMapping:
 
 
 def files_of(project) -> list[FileMapping]:
-    """The files a project holds, in the order their examples are stored."""
-    return [FileMapping.from_json(d) for d in project.meta("files", None) or []]
+    """The files a project holds, in the order their examples are stored. A project made before files
+    were recorded held one: its source, with the ``--column`` options kept apart (roles unknown)."""
+    files = project.meta("files", None)
+    if files:
+        return [FileMapping.from_json(d) for d in files]
+    source = project.meta("source")
+    if source:
+        return [FileMapping(path=source, kind="", given=dict(project.meta("columns") or {}))]
+    return []
 
 
 def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -116,6 +116,18 @@ def run(tmp: Path, src: Path, rows, label_col, fixes) -> Path:
     return next((tmp / "out").glob(f"{src.name.split('.')[0]}.corrected.*"))
 
 
+def through_export(name: str, raw: bytes, gz: bool, rows, label_col, fixes) -> bytes:
+    """Write ``raw`` as ``name`` (gzipped if ``gz``), import, correct, export: the corrected file's bytes."""
+    tmp = Path(tempfile.mkdtemp(prefix="wb-text-"))
+    try:
+        src = tmp / (name + (".gz" if gz else ""))
+        src.write_bytes(gzip.compress(raw) if gz else raw)
+        got = run(tmp, src, rows, label_col, fixes).read_bytes()
+        return gzip.decompress(got) if gz else got
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _train_only(fixes, rows):
     return {i: new for i, new in fixes.items() if rows[i]["split"] == "train"}
 
@@ -125,38 +137,18 @@ def _train_only(fixes, rows):
        quote_all=st.booleans(), bom=st.booleans(), gz=st.booleans())
 def test_delimited_files_differ_only_in_the_corrected_label_cells(data, delim, newline, quote_all, bom, gz):
     rows, label_col, fixes = data
-    tmp = Path(tempfile.mkdtemp(prefix="wb-delim-"))
-    try:
-        ext = {",": ".csv", "\t": ".tsv", ";": ".txt"}[delim]
-        src = tmp / f"preds{ext}{'.gz' if gz else ''}"
-        raw = delimited_bytes(rows, delim, newline, quote_all, bom)
-        src.write_bytes(gzip.compress(raw) if gz else raw)
-        if delim == ";" and not any(";" in c for c in rows[0]):
-            pass  # (a .txt file's delimiter is sniffed)
-        out = run(tmp, src, rows, label_col, fixes)
-        got = out.read_bytes()
-        got = gzip.decompress(got) if gz else got
-        expected = delimited_bytes(rows, delim, newline, quote_all, bom, _train_only(fixes, rows), label_col)
-        assert got == expected
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    ext = {",": ".csv", "\t": ".tsv", ";": ".txt"}[delim]  # (a .txt file's delimiter is sniffed)
+    raw = delimited_bytes(rows, delim, newline, quote_all, bom)
+    got = through_export(f"preds{ext}", raw, gz, rows, label_col, fixes)
+    assert got == delimited_bytes(rows, delim, newline, quote_all, bom, _train_only(fixes, rows), label_col)
 
 
 @SETTINGS
 @given(data=datasets(), ascii_only=st.booleans(), gz=st.booleans())
 def test_jsonl_files_differ_only_in_the_corrected_label_values(data, ascii_only, gz):
     rows, label_col, fixes = data
-    tmp = Path(tempfile.mkdtemp(prefix="wb-jsonl-"))
-    try:
-        src = tmp / f"preds.jsonl{'.gz' if gz else ''}"
-        raw = jsonl_bytes(rows, ascii_only)
-        src.write_bytes(gzip.compress(raw) if gz else raw)
-        out = run(tmp, src, rows, label_col, fixes)
-        got = out.read_bytes()
-        got = gzip.decompress(got) if gz else got
-        assert got == jsonl_bytes(rows, ascii_only, _train_only(fixes, rows), label_col)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    got = through_export("preds.jsonl", jsonl_bytes(rows, ascii_only), gz, rows, label_col, fixes)
+    assert got == jsonl_bytes(rows, ascii_only, _train_only(fixes, rows), label_col)
 
 
 @SETTINGS

@@ -21,8 +21,9 @@ system-deps:
 	apt-get install -y -qq xvfb xdotool libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 \
 	  libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 
+# The project goes into the repository root (digits.labeler.db, ignored by git), never into sample_data/.
 run: setup
-	$(BIN)/labeler $(SAMPLE)/predictions.csv --taxonomy $(SAMPLE)/taxonomy.txt
+	$(BIN)/labeler review $(SAMPLE)/predictions.csv --project digits.labeler.db --taxonomy $(SAMPLE)/taxonomy.txt
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -106,7 +106,7 @@ def _check_backup(path: Path) -> None:
         with open(path, "rb") as f:
             ok = f.read(16) == b"SQLite format 3\x00"
         if ok:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            conn = sqlite3.connect(fileops.sqlite_uri(path, mode="ro"), uri=True)
             try:
                 ok = [r[0] for r in conn.execute("PRAGMA quick_check(1)")] == ["ok"]
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -149,7 +149,7 @@ def restore(project_path: str | os.PathLike, which: str | os.PathLike | None = N
         aside = project_path.with_name(f"{project_path.name}.replaced-{stamp}")
         tmp = project_path.with_name(f".{project_path.name}.restoring")
         fileops.remove_db_files(tmp, strict=False)
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(fileops.sqlite_uri(source, mode="ro"), uri=True)
         try:
             _copy_database(src, tmp)
         except BaseException:

@@ -19,6 +19,7 @@ the importer and the export build on it (an import-linter contract in pyproject.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gzip
 import hashlib
@@ -29,11 +30,12 @@ import re
 import secrets
 import socket
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .problems import ProjectError, ProjectLocked
+from .problems import ProjectError, ProjectLocked, ProjectReadOnly
 
 # --------------------------------------------------------------------------------------------
 # the project lock
@@ -51,6 +53,8 @@ def acquire_lock(path: str | os.PathLike) -> int:
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
+        if e.errno in READ_ONLY_ERRNOS:
+            raise ProjectReadOnly(read_only_message(path, e.strerror)) from e
         raise ProjectError(f"cannot create lock file {lock}: {e.strerror}") from e
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -66,6 +70,32 @@ def acquire_lock(path: str | os.PathLike) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}".encode(), 0)
     return fd
+
+
+# A folder or file system that cannot be written (a mounted dataset, a colleague's share).
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def read_only_message(path: str | os.PathLike, why: str | None = None) -> str:
+    """What a writing command says about a project it cannot write (not "corrupt": it is sound)."""
+    path = Path(path)
+    folder = path.parent
+    because = f" ({why})" if why else ""
+    if not path.exists():
+        return (f"cannot create the project {path}: its folder {folder} is read-only{because}; name a project"
+                " in a folder you can write to (--project PATH)")
+    what = f"its folder {folder} is read-only" if not os.access(folder, os.W_OK) else "the file is read-only"
+    return (f"{path} cannot be changed: {what}{because}. labeler can read it there (summary, queue, tally,"
+            " confusion, export, `labeler review --read-only`); to change it, copy the project to a folder"
+            " you can write to")
+
+
+def writable(path: str | os.PathLike) -> bool:
+    """Whether the project at ``path`` (an existing file) and its folder can be written: SQLite
+    needs the folder for its WAL and the lock. ``os.access`` says no on a read-only file system even
+    to root."""
+    p = Path(path)
+    return os.access(p, os.W_OK) and os.access(p.parent if str(p.parent) else ".", os.W_OK)
 
 
 def describe_holder(holder: str) -> str:
@@ -142,6 +172,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_uri(path: str | os.PathLike, **params: str | int) -> str:
+    """An SQLite ``file:`` URI for ``path`` with query ``params`` (e.g. ``mode="ro"``). The path is
+    percent-encoded: a folder named ``data #2``, ``why?`` or ``100%25 done`` would otherwise end the
+    path at the ``#`` or ``?`` (SQLite then opens, and creates, another file) or decode ``%25``."""
+    absolute = os.path.abspath(os.fspath(path))
+    uri = "file://" + urllib.parse.quote(absolute, safe="/")  # empty authority: a path "//x" stays a path
+    if params:
+        uri += "?" + urllib.parse.urlencode(params)
+    return uri
 
 
 def remove_db_files(path: str | os.PathLike, *, strict: bool = True) -> None:

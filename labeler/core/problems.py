@@ -14,6 +14,10 @@ class ProjectLocked(ProjectError):
     """Another process is writing to the project."""
 
 
+class ProjectReadOnly(ProjectError):
+    """The project's folder or file system cannot be written: it can be opened read-only only."""
+
+
 class ImportProblem(ValueError):
     """The predictions file cannot be imported; the message says where and why."""
 

@@ -34,8 +34,8 @@ import sqlite_utils
 from . import backup, columnar, fileops
 from .schema import migrations
 from .location import location_warnings  # noqa: F401  (named here for the CLI)
-from .fileops import acquire_lock, release_lock
-from .problems import ProjectError, ProjectLocked  # noqa: F401  (defined with the other errors; named here too)
+from .fileops import acquire_lock, release_lock, sqlite_uri
+from .problems import ProjectError, ProjectLocked, ProjectReadOnly  # noqa: F401  (defined with the other errors; named here too)
 
 BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -132,9 +132,8 @@ def _check_file(path: Path) -> None:
     except OSError as e:
         raise ProjectError(f"cannot read project {path}: {e.strerror}") from e
     if head != SQLITE_MAGIC:
-        raise ProjectError(
-            f"{path} is not a labeler project (not an SQLite database, or its header is corrupt)"
-        )
+        what = "an empty file" if not head else "not an SQLite database, or its header is corrupt"
+        raise ProjectError(f"{path} is not a labeler project ({what}).{_restore_hint(path)}")
 
 
 class Project:
@@ -165,15 +164,17 @@ class Project:
         :attr:`warnings` says when the folder is on a network or removable drive (BAD_INPUTS 29)."""
         path = Path(path)
         if not path.exists():
-            raise ProjectError(f"no project at {path}")
+            raise ProjectError(f"no project at {path}.{_restore_hint(path)}")
         _check_file(path)
+        if not readonly and not fileops.writable(path):
+            raise ProjectReadOnly(fileops.read_only_message(path))
         lock_fd = None if readonly else acquire_lock(path)
         try:
             # Validate through a connection that cannot write, so a damaged file stays untouched.
             # Read-only, not immutable: "immutable" ignores the WAL, where committed decisions (even
             # the schema of a new project) live until a checkpoint; after a crash they would be
             # missed and a sound project called broken.
-            probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            probe = _connect_readonly(path)
             try:
                 _validate(probe, path)
             finally:
@@ -666,9 +667,34 @@ def _save_error(path: Path, e: sqlite3.Error) -> ProjectError:
     return ProjectError(f"could not save to {path}: {text}; this change was not saved")
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. A project is in WAL mode, and SQLite reads one through its
+    ``-shm`` index, which it creates beside the file: in a read-only folder (a mounted dataset, a
+    share) it cannot, and the open fails. A project closed cleanly has no WAL, so it is then opened
+    ``immutable`` (no index, no locks). One with changes still in its WAL cannot be read that way
+    without missing them: that is said, not hidden."""
+    kw = dict(uri=True, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), **kw)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file (and the WAL)
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise  # the folder is not the problem
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ProjectError(
+            f"{path} cannot be read here: its folder is read-only and {wal.name} beside it holds changes"
+            " a writer had not yet put into the file (it was not closed cleanly). Open it once where the"
+            " folder can be written (a copy of the project with its -wal file), then read it here"
+        )
+    return sqlite3.connect(sqlite_uri(path, mode="ro", immutable=1), **kw)
+
+
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = _connect_readonly(path)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -27,6 +27,14 @@ class Change:
     example_id: str
     before: Decision
     after: Decision
+    action: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One decision key applied to many selected examples (the grid): one transaction, one undo step."""
+
+    changes: tuple[Change, ...]
     action: str
 
 
@@ -54,8 +62,8 @@ class ReviewSession:
         self.reviewer = reviewer
         self.frame = frame if frame is not None else framemod.load(project)
         self._decisions: dict[str, Decision] = project.decisions()
-        self._undo: list[Change] = []
-        self._redo: list[Change] = []
+        self._undo: list[Change | Batch] = []
+        self._redo: list[Change | Batch] = []
         self._listeners: list[Listener] = []
         self._clock = clock
         self._advances: deque[float] = deque(maxlen=21)
@@ -160,9 +168,65 @@ class ReviewSession:
         self.goto(self.position + 1)
 
     def prev(self) -> None:
+        """Left/Backspace (and Shift+Left): the previous item; nothing is marked."""
         self.goto(self.position - 1)
 
+    def skip(self) -> None:
+        """Shift+Right: the next item without marking this one reviewed (browsing is not reviewing)."""
+        self.goto(self.position + 1)
+
+    @property
+    def at_end(self) -> bool:
+        """On the queue's last item (a Next there has nowhere to go)."""
+        return bool(self.items) and self.position == len(self.items) - 1
+
+    def unreviewed_left(self) -> int:
+        return len(self.items) - self.reviewed_count()
+
+    def next_unreviewed(self) -> bool:
+        """Go to the next unreviewed item after this one (from the start once past the end); False
+        when every item of the queue is reviewed."""
+        n = len(self.items)
+        for k in range(1, n + 1):
+            i = (self.position + k) % n
+            if not self.decision(self.items[i]).reviewed:
+                self.goto(i)
+                return True
+        return False
+
+    def find(self, query: str) -> int | None:
+        """Ctrl+G: where in the queue the example is whose id is ``query``, else whose path is it or
+        ends with it (``images/003.png``, ``003.png``); None when the queue has none."""
+        query = query.strip()
+        if not query:
+            return None
+        if query in self._row_of and query in self.items:
+            return self.items.index(query)
+        tail = "/" + query.lstrip("/")
+        for i, eid in enumerate(self.items):
+            if eid == query:
+                return i
+            path = self.path_of(eid)
+            if path is not None and (path == query or path.replace("\\", "/").endswith(tail)):
+                return i
+        return None
+
+    def jump(self, query: str) -> bool:
+        """Ctrl+G: go to that example (see :meth:`find`); nothing is marked."""
+        i = self.find(query)
+        if i is None:
+            return False
+        self.goto(i)
+        return True
+
     # -- deciding ------------------------------------------------------------------------------
+    # Every decision key takes ``ids``: the examples selected in the grid. Without it, the current
+    # item. Many at once are written in one transaction and undone with one Ctrl+Z.
+    def _targets(self, ids: Iterable[str] | None) -> list[str]:
+        if ids is None:
+            return [] if self.current_id is None else [self.current_id]
+        return [eid for eid in dict.fromkeys(ids) if self.row_of(eid) is not None]
+
     def _apply(self, eid: str, after: Decision, action: str, *, record: bool = True) -> Change:
         before = self.decision(eid)
         after = replace(after, reviewed=True)
@@ -176,6 +240,24 @@ class ReviewSession:
             self._redo.clear()
         self._emit(SessionEvent("decision", eid, change))
         return change
+
+    def _apply_all(self, edits: list[tuple[str, Decision, str]], action: str) -> None:
+        """Write ``(example_id, after, action)`` for each; one item is one Change, more are a Batch."""
+        if len(edits) == 1:
+            self._apply(*edits[0])
+            return
+        if not edits:
+            return
+        rows = [(eid, self.decision(eid), replace(after, reviewed=True), act) for eid, after, act in edits]
+        saved = self.project.write_decisions(rows, reviewer=self.reviewer, session_id=self.session_id)
+        changes = []
+        for (eid, before, _, act), s in zip(rows, saved):
+            self._decisions[eid] = s
+            changes.append(Change(eid, before, s, act))
+        self._undo.append(Batch(tuple(changes), f"{action} ({len(changes)} examples)"))
+        self._redo.clear()
+        for change in changes:
+            self._emit(SessionEvent("decision", change.example_id, change))
 
     def suggested_label(self, example_id: str | None = None) -> str | None:
         """What P accepts: the suggested label in a label-quality queue, else the prediction."""
@@ -193,52 +275,52 @@ class ReviewSession:
         row = self.row_of(eid)
         return None if row is None else self.frame.iloc[row].to_dict()
 
-    def accept_prediction(self) -> None:
-        """P: the given label is wrong and the predicted (or suggested) label is right; again to undo."""
-        eid = self.current_id
-        if eid is None:
+    def accept_prediction(self, *, ids: Iterable[str] | None = None) -> None:
+        """P: the given label is wrong and the predicted (or suggested) label is right; again to undo.
+        On many: each takes its own prediction; when all have it already, all are cleared."""
+        targets = [(eid, self.suggested_label(eid), self.frame_row(eid)["label"]) for eid in self._targets(ids)]
+        targets = [(eid, target, given) for eid, target, given in targets if target is not None]
+        if targets and all(self.decision(eid).label == target for eid, target, _ in targets):
+            self._apply_all([(eid, replace(self.decision(eid), label=None), "clear label") for eid, _, _ in targets],
+                            "clear label")
             return
-        target = self.suggested_label(eid)
-        row = self.frame_row(eid)
-        d = self.decision(eid)
-        if d.label == target:
-            self._apply(eid, replace(d, label=None), "clear label")
-        elif target is not None and target != row["label"]:
-            self._apply(eid, replace(d, label=target), f"label {target}")
+        self._apply_all([(eid, replace(self.decision(eid), label=target), f"label {target}")
+                         for eid, target, given in targets
+                         if target != given and self.decision(eid).label != target], "accept prediction")
 
-    def set_label(self, label: str | None) -> None:
+    def set_label(self, label: str | None, *, ids: Iterable[str] | None = None) -> None:
         """L: the correct label is ``label`` (None clears the correction)."""
-        eid = self.current_id
-        if eid is None:
-            return
         if label is not None and label not in self.project.classes:
             raise ValueError(f"{label!r} is not a class of this project")
-        row = self.frame_row(eid)
-        if label is not None and label == row["label"]:
-            label = None  # "corrected" to the given label: nothing to correct
-        d = self.decision(eid)
-        if d.label != label or not d.reviewed:
-            self._apply(eid, replace(d, label=label), f"label {label}" if label else "clear label")
+        edits = []
+        for eid in self._targets(ids):
+            # "corrected" to the given label: nothing to correct
+            mine = None if label is not None and label == self.frame_row(eid)["label"] else label
+            d = self.decision(eid)
+            if d.label != mine or not d.reviewed:
+                edits.append((eid, replace(d, label=mine), f"label {mine}" if mine else "clear label"))
+        self._apply_all(edits, f"label {label}" if label else "clear label")
 
-    def toggle_tag(self, tag: str) -> None:
-        """M, A, H, E: mislabeled, ambiguous, very hard, very easy."""
+    def toggle_tag(self, tag: str, *, ids: Iterable[str] | None = None) -> None:
+        """M, A, H, E: mislabeled, ambiguous, very hard, very easy. On many: added to all, or, when
+        all have it, taken from all."""
         if tag not in BUILTIN_TAGS:
             raise ValueError(f"unknown tag {tag!r}")
-        eid = self.current_id
-        if eid is None:
-            return
-        d = self.decision(eid)
-        tags = set(d.tags) ^ {tag}
+        targets = self._targets(ids)
+        adding = not all(tag in self.decision(eid).tags for eid in targets)
         opposite = {"very hard": "very easy", "very easy": "very hard"}.get(tag)
-        if opposite and tag in tags:
-            tags.discard(opposite)  # an example is not both very hard and very easy
-        self._apply(eid, replace(d, tags=frozenset(tags)), ("+" if tag in tags else "-") + tag)
+        edits = []
+        for eid in targets:
+            d = self.decision(eid)
+            tags = set(d.tags) | {tag} if adding else set(d.tags) - {tag}
+            if opposite and adding:
+                tags.discard(opposite)  # an example is not both very hard and very easy
+            edits.append((eid, replace(d, tags=frozenset(tags)), ("+" if adding else "-") + tag))
+        self._apply_all(edits, ("+" if adding else "-") + tag)
 
-    def toggle_error_type(self, which: int | str) -> None:
-        """1..9: toggle the error type at that position of the taxonomy (1-based), or by name."""
-        eid = self.current_id
-        if eid is None:
-            return
+    def toggle_error_type(self, which: int | str, *, ids: Iterable[str] | None = None) -> None:
+        """1..9: toggle the error type at that position of the taxonomy (1-based), or by name. On
+        many: added to all, or, when all have it, taken from all."""
         names = self.project.error_types()
         if isinstance(which, int):
             if not 1 <= which <= len(names):
@@ -248,19 +330,20 @@ class ReviewSession:
             if which not in names:
                 raise ValueError(f"no error type {which!r}")
             name = which
-        d = self.decision(eid)
-        ets = set(d.error_types) ^ {name}
-        self._apply(eid, replace(d, error_types=frozenset(ets)), ("+" if name in ets else "-") + name)
+        targets = self._targets(ids)
+        adding = not all(name in self.decision(eid).error_types for eid in targets)
+        edits = []
+        for eid in targets:
+            d = self.decision(eid)
+            ets = set(d.error_types) | {name} if adding else set(d.error_types) - {name}
+            edits.append((eid, replace(d, error_types=frozenset(ets)), ("+" if adding else "-") + name))
+        self._apply_all(edits, ("+" if adding else "-") + name)
 
-    def set_note(self, note: str) -> None:
+    def set_note(self, note: str, *, ids: Iterable[str] | None = None) -> None:
         """N: the note on this example (empty clears it)."""
-        eid = self.current_id
-        if eid is None:
-            return
-        d = self.decision(eid)
         note = note.strip()
-        if note != d.note:
-            self._apply(eid, replace(d, note=note), "note")
+        self._apply_all([(eid, replace(self.decision(eid), note=note), "note")
+                         for eid in self._targets(ids) if note != self.decision(eid).note], "note")
 
     # -- undo ----------------------------------------------------------------------------------
     @property
@@ -280,15 +363,22 @@ class ReviewSession:
                 return d
             return replace(d, error_types=frozenset(renames.get(e, e) for e in d.error_types))
 
+        def change(c: Change) -> Change:
+            return replace(c, before=renamed(c.before), after=renamed(c.after))
+
         for stack in (self._undo, self._redo):
-            stack[:] = [replace(c, before=renamed(c.before), after=renamed(c.after)) for c in stack]
+            stack[:] = [replace(c, changes=tuple(map(change, c.changes))) if isinstance(c, Batch) else change(c)
+                        for c in stack]
 
     def undo(self) -> None:
         """Ctrl+Z: put back the decision as it was before the last change, and show that item."""
         if not self._undo:
             return
         change = self._undo.pop()
-        self._restore(change.example_id, change.before, "undo " + change.action)
+        if isinstance(change, Batch):
+            self._restore_all([(c.example_id, c.before) for c in change.changes], "undo " + change.action)
+        else:
+            self._restore(change.example_id, change.before, "undo " + change.action)
         self._redo.append(change)
 
     def redo(self) -> None:
@@ -296,7 +386,10 @@ class ReviewSession:
         if not self._redo:
             return
         change = self._redo.pop()
-        self._restore(change.example_id, change.after, "redo " + change.action)
+        if isinstance(change, Batch):
+            self._restore_all([(c.example_id, c.after) for c in change.changes], "redo " + change.action)
+        else:
+            self._restore(change.example_id, change.after, "redo " + change.action)
         self._undo.append(change)
 
     def _restore(self, eid: str, state: Decision, action: str) -> None:
@@ -306,6 +399,14 @@ class ReviewSession:
         if eid in self.items:
             self.goto(self.items.index(eid))
         self._emit(SessionEvent("decision", eid, Change(eid, before, saved, action)))
+
+    def _restore_all(self, states: list[tuple[str, Decision]], action: str) -> None:
+        """Undo or redo of a Batch: every example back, in one transaction; the cursor stays."""
+        rows = [(eid, self.decision(eid), state, action) for eid, state in states]
+        saved = self.project.write_decisions(rows, reviewer=self.reviewer, session_id=self.session_id)
+        for (eid, before, _, _), s in zip(rows, saved):
+            self._decisions[eid] = s
+            self._emit(SessionEvent("decision", eid, Change(eid, before, s, action)))
 
     # -- pace ----------------------------------------------------------------------------------
     def pace(self) -> tuple[float | None, float | None]:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -569,33 +569,37 @@ class Project:
         session_id: int | None = None,
     ) -> Decision:
         """Store ``after`` as the verdict on ``example_id`` and log the change, in one transaction."""
+        return self.write_decisions([(example_id, before, after, action)], reviewer=reviewer, session_id=session_id)[0]
+
+    def write_decisions(
+        self,
+        changes: Sequence[tuple[str, Decision, Decision, str]],
+        *,
+        reviewer: str | None = None,
+        session_id: int | None = None,
+    ) -> list[Decision]:
+        """Store each ``(example_id, before, after, action)`` and log it, all in ONE transaction:
+        a decision applied to many selected examples is saved whole or not at all."""
         at = now_iso()
-        after = replace(after, reviewer=reviewer, decided_at=at)
+        saved = [replace(after, reviewer=reviewer, decided_at=at) for _, _, after, _ in changes]
         with self.transaction() as c:
-            c.execute(
+            c.executemany(
                 """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(example_id) DO UPDATE SET label = excluded.label, tags = excluded.tags,
                      error_types = excluded.error_types, note = excluded.note, reviewed = excluded.reviewed,
                      reviewer = excluded.reviewer, decided_at = excluded.decided_at""",
-                (
-                    example_id,
-                    after.label,
-                    json.dumps(sorted(after.tags)),
-                    json.dumps(sorted(after.error_types)),
-                    after.note,
-                    int(after.reviewed),
-                    reviewer,
-                    at,
-                ),
+                [(eid, a.label, json.dumps(sorted(a.tags)), json.dumps(sorted(a.error_types)), a.note,
+                  int(a.reviewed), reviewer, at) for (eid, _, _, _), a in zip(changes, saved)],
             )
-            c.execute(
+            c.executemany(
                 "INSERT INTO events(at, example_id, action, before, after, reviewer, session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (at, example_id, action, json.dumps(before.to_json()), json.dumps(after.to_json()), reviewer, session_id),
+                [(at, eid, action, json.dumps(before.to_json()), json.dumps(a.to_json()), reviewer, session_id)
+                 for (eid, before, _, action), a in zip(changes, saved)],
             )
-            if session_id is not None:
+            if session_id is not None and changes:
                 c.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (at, session_id))
-        return after
+        return saved
 
     def events(self, example_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM events" + (" WHERE example_id = ?" if example_id else "") + " ORDER BY seq"

@@ -205,11 +205,16 @@ def summary(project, as_json):
         dev_tally = tallymod.project_tally(p, frame, "dev") if "dev" in result["splits"] else None
         dash = tallymod.dashboard(frame, decisions, dev_tally) if dev_tally is not None else {}
         result["missing_files"] = files.missing_files(p.base_dir, p.examples_table().column("path")).true_count
+        from .core import agreement as agreementmod
+
+        human = agreementmod.compute(p, "dev", frame=frame).human if "dev" in result["splits"] else None
         held = mapping.files_of(p)
         result["files"] = [{"path": f.path, "rows": f.rows, "splits": f.splits, "key": f.key_column,
                             "label": f.roles.get("label"), "ids_from_rows": f.ids_from_rows} for f in held]
     result["dev_error_corrected"] = dash.get("dev_error_corrected")
     result["error_floor"] = dash.get("error_floor")
+    result["human"] = None if human is None else {k: human[k] for k in ("error", "ci95", "reviewers", "sample", "source")}
+    result.update(agreementmod.decomposition(result["splits"], human))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -230,6 +235,9 @@ def summary(project, as_json):
             click.echo("")
             for sentence in filter(None, part):
                 click.echo(sentence)
+    click.echo("")
+    for line in agreementmod.decomposition_lines(human, result):
+        click.echo(line)
 
 
 def queue_options(f):
@@ -580,3 +588,64 @@ def taxonomy_set(file, force, project):
         n = dropped.decisions
         click.echo(f"Warning: dropped with --force: {which}, on {n} decision{'' if n == 1 else 's'} in all;"
                    " the decisions keep these names, and the tally counts them as untagged", err=True)
+
+
+@main.group("annotations")
+def annotations_group() -> None:
+    """Other annotators' labels of the project's examples (blind labels), for agreement and
+    human-level error."""
+
+
+@annotations_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reviewer", required=True, help="Whose labels these are.")
+@click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
+              help="Column NAME holds ROLE (id, path, text or label); otherwise found by name as at import.")
+@project_option
+def annotations_import(file, reviewer, columns, project):
+    """Read another annotator's labels (CSV/TSV/JSONL/Parquet: an id column, or the examples' path or
+    text, and a label column) as REVIEWER's blind labels, kept apart from corrections of the given
+    labels. Rows naming unknown examples or classes are refused, with counts and examples, and then
+    nothing is written."""
+    from .core import annotations
+    from .core.importer import ImportProblem
+
+    with _open_writable(project) as p:
+        try:
+            result = annotations.import_file(p, file, reviewer, columns=_parse_columns(columns))
+        except ImportProblem as e:
+            _fail(str(e))
+    for line in result.lines():
+        click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--disagreements", is_flag=True, help="List the examples where reviewers disagree (with each"
+              " other or with the reference label), to settle them in review.")
+def agreement(project, split, as_json, disagreements):
+    """How well reviewers agree: each reviewer's error against the reference label (the given label,
+    or the corrected one) with a 95% interval, Cohen's kappa per pair, Krippendorff's alpha, the
+    cleanlab consensus and annotator quality, and the human-level error the dashboard decides with.
+
+    JSON: {split, reviewers: [{name, labeled, error_vs_reference, ci95, quality}], pairs: [{a, b,
+    common, agreement, kappa}], alpha, consensus: {labeled, differs_from_reference, ...}, per_class,
+    human}."""
+    from .core import agreement as agreementmod
+
+    with _open_readonly(project) as p:
+        if disagreements:
+            ids = agreementmod.disagreements(p, split)
+            click.echo(json.dumps(ids) if as_json else "\n".join(ids) if ids else "no disagreements")
+            return
+        result = agreementmod.compute(p, split)
+    if as_json:
+        data = result.to_json()
+        if data.get("consensus"):
+            data["consensus"].pop("labels", None)
+        click.echo(json.dumps(data, indent=2))
+        return
+    for line in result.lines():
+        click.echo(line)

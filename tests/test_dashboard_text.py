@@ -63,7 +63,8 @@ def cli_sentences(path, splits: int) -> list[str]:
     lines = lines[1 + splits:]  # after the table
     if lines and lines[0].startswith("files ("):  # the files the project holds, then the sentences
         lines = lines[1 + int(lines[0].split("(")[1].split(")")[0]):]
-    return lines
+    cut = next((i for i, line in enumerate(lines) if line.startswith("Human-level error")), len(lines))
+    return lines[:cut]  # (then the human-level error and the decomposition: labeler.core.agreement's)
 
 
 def report_section(project, frame, dev_tally, figures) -> _DashboardSection:

@@ -69,3 +69,19 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_columnar_checksums(db: sqlite_utils.Database) -> None:
     # CRC-32 of each chunk's bytes (see labeler.core.columnar); NULL for chunks written before
     db.execute("ALTER TABLE columnar ADD COLUMN crc INTEGER")
+
+
+@migrations()
+def m003_reviewer_labels(db: sqlite_utils.Database) -> None:
+    # Each reviewer's own label of an example, given blind (the given label and the model's output
+    # hidden) or read from another annotator's file; kept apart from corrections of the given label.
+    db.execute(
+        """CREATE TABLE reviewer_labels (
+            example_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            label TEXT NOT NULL,
+            source TEXT NOT NULL,
+            labeled_at TEXT NOT NULL,
+            PRIMARY KEY (example_id, reviewer)
+        )"""
+    )

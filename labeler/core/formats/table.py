@@ -37,6 +37,12 @@ class ArrowColumns:
             return None
         return col.combine_chunks()
 
+    def text(self, name: str) -> pa.Array:
+        """The column as exact strings by the rule of :mod:`labeler.core.formats.cells`."""
+        from .cells import text_array
+
+        return text_array(self._table.column(name))
+
     def float_chunks(self, name: str) -> list[np.ndarray]:
         """A float64 column's chunks as numpy (views where there are no nulls; null = NaN)."""
         return [c.to_numpy(zero_copy_only=False) for c in self._table.column(name).chunks]

@@ -224,3 +224,29 @@ def test_disagreements_queue(labeled):
     with Project.open(db, readonly=True) as p:
         assert agreement.disagreements(p, "dev") == expected
     assert expected  # (not vacuous)
+
+
+def test_export_writes_agreement_json_and_the_reviewers_labels_in_corrections(labeled, tmp_path):
+    from labeler.core.export import export_all
+
+    db, written = labeled
+    eid = next(e for e in written["bob"] if e in written["ann"])
+    with Project.open(db) as p:
+        p.write_decision(eid, Decision(), Decision(label="3", reviewed=True), "label")
+        direct = agreement.compute(p, "dev")
+    with Project.open(db, readonly=True) as p:
+        result = export_all(p, tmp_path / "out")
+    out = tmp_path / "out"
+    assert out / "agreement.json" in result.files
+    data = json.loads((out / "agreement.json").read_text())
+    assert [r["name"] for r in data["reviewers"]] == sorted(written)
+    assert data["human"]["error"] == pytest.approx(direct.human["error"])
+    assert data["bottleneck"] in {"bias", "variance", "dev overfitting", "unclear"}
+    with open(out / "corrections.csv", newline="", encoding="utf-8") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    row = rows[eid]
+    expected = ";".join(f"{n}={written[n][eid]}" for n in sorted(written) if eid in written[n])
+    assert row["reviewer_labels"] == expected
+    assert row["consensus_label"] == direct.consensus["labels"][eid]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "How good could the model be?" in html and "Human-level error" in html

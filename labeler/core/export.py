@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as colmod
-from . import fileops, formats, mapping
+from . import agreement, annotations, fileops, formats, mapping
 from . import frame as framemod
 from . import stats
 from . import tally as tallymod
@@ -62,6 +62,7 @@ WRONG_TAGS = frozenset({"mislabeled", "ambiguous"})
 CORRECTIONS_FILE = "corrections.csv"
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
+AGREEMENT_FILE = "agreement.json"  # where reviewers gave blind labels
 TALLY_FILES = {"tally.csv": "csv", "tally.md": "md", "tally.json": "json"}
 BLOCK = 1 << 22  # bytes read at a time when streaming a delimited file
 SHOWN = 10  # unmatched ids named in messages
@@ -109,12 +110,16 @@ def collect_corrections(project: Project) -> list[Correction]:
     return out
 
 
-def corrections_csv(corrections: list[Correction]) -> str:
-    """corrections.csv: one row per correction, every cell safe to open in a spreadsheet."""
+def corrections_csv(corrections: list[Correction], blind: dict[str, dict[str, str]] | None = None,
+                    consensus: dict[str, str] | None = None) -> str:
+    """corrections.csv: one row per correction, every cell safe to open in a spreadsheet. Where
+    reviewers gave blind labels, the consensus label and each reviewer's label (``name=label;...``)."""
     with_path = any(c.path for c in corrections) or not any(c.text for c in corrections)
     with_text = any(c.text for c in corrections)
     header = ["id", "split"] + (["path"] if with_path else []) + (["text"] if with_text else [])
     header += ["given_label", "corrected_label", "tags", "error_types", "note", "reviewer", "decided_at"]
+    if blind:
+        header += ["consensus_label", "reviewer_labels"]
     lines = [delimited.record(header)]
     for c in corrections:
         d = c.decision
@@ -125,6 +130,9 @@ def corrections_csv(corrections: list[Correction]) -> str:
             row.append(c.text or "")
         row += [c.given or "", d.label or "", ";".join(sorted(d.tags)), ";".join(sorted(d.error_types)),
                 d.note, d.reviewer or "", d.decided_at or ""]
+        if blind:
+            row += [(consensus or {}).get(c.id, ""),
+                    ";".join(f"{name}={labs[c.id]}" for name, labs in sorted(blind.items()) if c.id in labs)]
         lines.append(delimited.record([tally_format.spreadsheet_safe(v) for v in row]))
     return "".join(lines)
 
@@ -579,6 +587,9 @@ def export_all(
     names = [CORRECTIONS_FILE, *TALLY_FILES, SUMMARY_FILE, REPORT_FILE]
     if target is not None:
         names.insert(1, corrected_name(target, fmt))
+    blind = annotations.labels(project)
+    if blind:
+        names.append(AGREEMENT_FILE)
     written = [*names, MANIFEST_FILE, fileops.JOURNAL]  # (the last two: the generation's bookkeeping)
     sources = [project.path, project.path.with_name(project.path.name + "-wal"),
                project.path.with_name(project.path.name + "-shm"), project.path.with_name(project.path.name + ".lock")]
@@ -616,11 +627,17 @@ def export_all(
     summary = stats.summary(frame, project.classes)
     dev_tally = tallymod.project_tally(project, frame, "dev")
     dash = tallymod.dashboard(frame, decisions, dev_tally)
+    agreed = agreement.compute(project, "dev", frame=frame) if blind else None
     check_cancel()
 
     staged = fileops.Staged(out_dir)
     try:
-        staged.write_text(CORRECTIONS_FILE, corrections_csv(corrections))
+        consensus = (agreed.consensus or {}).get("labels") if agreed is not None else None
+        staged.write_text(CORRECTIONS_FILE, corrections_csv(corrections, blind, consensus))
+        if agreed is not None:
+            figures = agreed.to_json()
+            figures.update(agreement.decomposition(summary["splits"], agreed.human))
+            staged.write_text(AGREEMENT_FILE, json.dumps(figures, indent=2, default=_json_default) + "\n")
         if target is not None:
             _write_corrected(project, target, kind, names[1], staged, corrections, result,
                              split=split, drop_ambiguous=drop_ambiguous, fmt=fmt, files=files,

@@ -291,13 +291,14 @@ def _export(export: dict) -> str:
 
 
 def render(*, title: str, subtitle: str, dashboard: dict, tally: dict, classes: list[str], confusion,
-           per_class: list[dict], strips_html: str, export: dict | None) -> str:
+           per_class: list[dict], strips_html: str, export: dict | None, human: list[str] | None = None) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
         f"<style>{CSS}</style></head><body><main>"
         f"<h1>{esc(title)}</h1><div class=\"meta\">{esc(subtitle)}</div>"
         + _dashboard(dashboard, tally if tally.get("split", "dev") == "dev" else None)
+        + _human(human)
         + _tally(tally) + _heat(classes, confusion) + _per_class(per_class)
         + strips_html + (_export(export) if export else "")
         + "</main></body></html>\n"
@@ -322,4 +323,24 @@ def build(project: Project, frame: pd.DataFrame, decisions: dict[str, Decision],
         per_class=stats.per_class(frame, classes, "dev"),
         strips_html=_strips(project, examples, tally, cancel),
         export=export,
+        human=_human_lines(project, frame, summary),
     )
+
+
+def _human_lines(project: Project, frame: pd.DataFrame, summary: dict | None) -> list[str] | None:
+    """The human-level error and the decomposition in words, where reviewers gave blind labels."""
+    from . import agreement, annotations
+
+    if summary is None or not annotations.labels(project):
+        return None
+    human = agreement.compute(project, "dev", frame=frame).human
+    return agreement.decomposition_lines(human, agreement.decomposition(summary["splits"], human))
+
+
+def _human(lines: list[str] | None) -> str:
+    if not lines:
+        return ""
+    return ('<section id="human"><h2>How good could the model be?</h2>'
+            + "".join(f'<p class="{"diag" if line.strip().startswith("bottleneck") else ""}">{esc(line.strip())}</p>'
+                      for line in lines)
+            + "</section>")

@@ -649,3 +649,41 @@ def agreement(project, split, as_json, disagreements):
         return
     for line in result.lines():
         click.echo(line)
+
+
+# -- where errors come from in the data (labeler.core.quality) ------------------------------------
+
+@main.command()
+@project_option
+@click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "dev", "test"]),
+              help="Scan the images of this split only.")
+@click.option("--workers", type=click.IntRange(min=1), help="Threads (default: one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def scan(project, split, workers, as_json):
+    """Measure every image with OpenCV (sharpness, brightness, contrast, dark and bright fractions,
+    entropy, size, aspect, grayscale, a perceptual and an exact hash) and store the results with the
+    project; flag blurry, dark, bright, low_information, odd_size, odd_aspect and grayscale images
+    with thresholds that adapt to the dataset (shown with the counts).
+
+    Only new or changed files are measured again; a cancelled scan (Ctrl-C) keeps what it measured
+    and the next one resumes. JSON: {measured, failed: {reason: n}, flagged: {flag: n}, thresholds,
+    rules, scanned_now, unchanged, seconds}."""
+    from .core.quality import scan as scanmod
+
+    with _open_writable(project) as p:
+        show = _progress_printer()
+        try:
+            result = scanmod.scan(p, split=None if split == "all" else split, workers=workers,
+                                  progress=(lambda done, total: show("scan", done / total if total else 1.0))
+                                  if show else None)
+        except (scanmod.ScanCancelled, KeyboardInterrupt):
+            _fail("scan cancelled; the images measured so far are kept and the next scan resumes")
+        s = scanmod.summary(p)
+    if as_json:
+        click.echo(json.dumps({**s.to_json(), "scanned_now": result.scanned, "unchanged": result.unchanged,
+                               "seconds": round(result.seconds, 3)}, indent=2))
+        return
+    click.echo(f"{result.scanned} images measured now, {result.unchanged} unchanged since the last scan"
+               f" ({result.seconds:.1f} s)")
+    for line in s.lines():
+        click.echo(line)

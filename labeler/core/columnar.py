@@ -157,3 +157,12 @@ def read_matrix_row(conn: sqlite3.Connection, name: str, k: int, i: int) -> np.n
         return None
     block = np.frombuffer(_checked(name, i // rows, *found[0]), dtype=_F8).reshape(k, -1)
     return block[:, i % rows].astype(np.float64) if i % rows < block.shape[1] else None
+
+
+def append(conn: sqlite3.Connection, name: str, table: pa.Table) -> None:
+    """Add ``table``'s rows after those stored as ``name`` (inside the caller's transaction), as new
+    chunks with the same schema: a long computation commits its results a batch at a time, and what
+    was committed before a crash or a cancel is kept (:func:`read` returns all batches in order)."""
+    last = conn.execute("SELECT MAX(chunk) FROM columnar WHERE name = ?", (name,)).fetchone()[0]
+    start = -1 if last is None else last
+    _insert(conn, ((name, start + 1 + i, blob) for i, (_, blob, _crc) in enumerate(encode(table))))

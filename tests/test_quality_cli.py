@@ -1,0 +1,40 @@
+"""The quality commands as a user runs them: labeler scan, slices, duplicates, augment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from labeler.cli import main
+from labeler.core.importer import import_predictions
+from quality_data import write_dataset
+
+
+def run(*args, ok: bool = True):
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert r.exit_code == 0, r.output
+    return r
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quality")
+    csv_path, problems = write_dataset(folder / "data")
+    project = folder / "p.labeler.db"
+    import_predictions(csv_path, project)
+    first = json.loads(run("scan", "-p", project, "--json").output)
+    return project, problems, first
+
+
+def test_scan_reports_counts_and_thresholds(scanned):
+    project, problems, first = scanned
+    assert first["measured"] == 63 and first["scanned_now"] == 63 and first["unchanged"] == 0
+    assert first["flagged"]["blurry"] == len(problems["blurry"])
+    assert first["flagged"]["dark"] == len(problems["dark"])
+    assert set(first["rules"]) == set(first["flagged"])
+    again = run("scan", "-p", project)
+    assert "0 images measured now, 63 unchanged" in again.output
+    assert "blurry" in again.output and "sharpness/contrast²" in again.output

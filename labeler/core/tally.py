@@ -85,7 +85,7 @@ def random_sample_ids(project: Project) -> set[str] | None:
     no change is recorded at all."""
     rows = project.conn.execute(
         "SELECT e.example_id, e.before, e.after, s.queue FROM events e"
-        " LEFT JOIN sessions s ON s.id = e.session_id ORDER BY e.seq"
+        " LEFT JOIN sessions s ON s.id = e.session_id WHERE e.action != 'blind label' ORDER BY e.seq"
     ).fetchall()
     if not rows:
         return None

@@ -1,0 +1,184 @@
+"""Blind relabeling: a reviewer labels a seeded random sample of a split without seeing the given
+label, the prediction, the probabilities or the loss. One plain function per key, with undo and redo.
+
+The labels are that reviewer's own (:mod:`labeler.core.annotations`), kept apart from corrections of
+the given label; :mod:`labeler.core.agreement` turns them into agreement and human-level error.
+Keys 1-9 and 0 choose the 1st to 10th class in the project's class order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import annotations
+from . import frame as framemod
+from .store import Project, ProjectError
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class BlindSpec:
+    """Which examples: a seeded random sample of ``sample`` examples of ``split`` (all, if None)."""
+
+    split: str = "dev"
+    sample: int | None = None
+    seed: int = 0
+
+    def describe(self) -> str:
+        what = f"a random sample of {self.sample}" if self.sample else "all"
+        return f"blind labels: {what} {self.split} examples (seed {self.seed})"
+
+
+@dataclass(frozen=True)
+class BlindChange:
+    example_id: str
+    before: str | None
+    after: str | None
+
+
+Listener = Callable[[str], None]  # "moved" or "labeled"
+
+
+class BlindSession:
+    """Walks the sample; every label is written (one transaction) before the call returns."""
+
+    def __init__(self, project: Project, spec: BlindSpec, reviewer: str):
+        if not reviewer or not reviewer.strip():
+            raise ProjectError("blind labeling needs --reviewer NAME: a blind label is one reviewer's label")
+        if spec.split not in SPLITS:
+            raise ProjectError(f"unknown split {spec.split!r}")
+        if spec.sample is not None and spec.sample < 1:
+            raise ProjectError(f"--sample {spec.sample}: give a positive number of examples")
+        self.project = project
+        self.spec = spec
+        self.reviewer = reviewer.strip()
+        self.classes = list(project.classes)
+        frame = framemod.load(project)
+        ids = frame.loc[frame["split"] == spec.split, "id"].to_numpy()
+        order = np.random.default_rng(spec.seed).permutation(len(ids))
+        if spec.sample is not None:
+            order = order[: spec.sample]
+        self.items: list[str] = [str(ids[i]) for i in order]
+        self._paths = dict(zip(frame["id"].tolist(), project.examples_table().column("path").to_pylist()))
+        mine = annotations.labels(project).get(self.reviewer, {})
+        self._labels = {eid: mine[eid] for eid in self.items if eid in mine}
+        self._undo: list[BlindChange] = []
+        self._redo: list[BlindChange] = []
+        self._listeners: list[Listener] = []
+        self.session_id = None if project.readonly else project.start_session(self.reviewer, {"blind": spec.describe()})
+        self.position = next((i for i, eid in enumerate(self.items) if eid not in self._labels), 0)
+
+    # -- what the view asks ------------------------------------------------------------------
+    @property
+    def current_id(self) -> str | None:
+        return self.items[self.position] if 0 <= self.position < len(self.items) else None
+
+    def path_of(self, example_id: str) -> str | None:
+        return self._paths.get(example_id)
+
+    def example(self, example_id: str | None = None, *, topk: bool = False) -> dict | None:
+        """Only what a blind reviewer may see: the id, the path or text, and the metadata."""
+        eid = example_id if example_id is not None else self.current_id
+        ex = self.project.example(eid, topk=False) if eid is not None else None
+        if ex is None:
+            return None
+        return {k: ex.get(k) for k in ("id", "split", "path", "text", "meta")}
+
+    def label_of(self, example_id: str | None = None) -> str | None:
+        eid = example_id if example_id is not None else self.current_id
+        return self._labels.get(eid)
+
+    def labeled_count(self) -> int:
+        return len(self._labels)
+
+    def key_of(self, cls: str) -> str | None:
+        """The key that chooses ``cls``: 1-9 and 0 for the first ten classes."""
+        i = self.classes.index(cls)
+        return str((i + 1) % 10) if i < 10 else None
+
+    def subscribe(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def _emit(self, what: str) -> None:
+        for fn in list(self._listeners):
+            fn(what)
+
+    # -- keys --------------------------------------------------------------------------------
+    def choose(self, key: int) -> None:
+        """Keys 1-9 and 0: the 1st-10th class, then the next example."""
+        index = (key - 1) % 10
+        if index >= len(self.classes):
+            return
+        self.pick(self.classes[index])
+
+    def pick(self, label: str) -> None:
+        """Label the current example (``L`` chooses any class), then move on."""
+        eid = self.current_id
+        if eid is None:
+            return
+        if label not in self.classes:
+            raise ProjectError(f"{label!r} is not a class of this project")
+        self._set(eid, label, record=True)
+        self.next()
+
+    def skip(self) -> None:
+        """Shift+Right: the next example, without a label."""
+        self.next()
+
+    def next(self) -> None:
+        if self.position < len(self.items):
+            self.position += 1
+            self._emit("moved")
+
+    def prev(self) -> None:
+        if self.position > 0:
+            self.position -= 1
+            self._emit("moved")
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> None:
+        """Take back the last label and go back to its example."""
+        if not self._undo:
+            return
+        change = self._undo.pop()
+        self._set(change.example_id, change.before, record=False)
+        self._redo.append(change)
+        self._goto(change.example_id)
+
+    def redo(self) -> None:
+        if not self._redo:
+            return
+        change = self._redo.pop()
+        self._set(change.example_id, change.after, record=False)
+        self._undo.append(change)
+        self._goto(change.example_id)
+
+    def close(self) -> None:
+        if self.session_id is not None:
+            self.project.end_session(self.session_id, len(self._labels))
+
+    # -- internals ---------------------------------------------------------------------------
+    def _set(self, eid: str, label: str | None, *, record: bool) -> None:
+        before = annotations.set_label(self.project, eid, self.reviewer, label, session_id=self.session_id)
+        if label is None:
+            self._labels.pop(eid, None)
+        else:
+            self._labels[eid] = label
+        if record:
+            self._undo.append(BlindChange(eid, before, label))
+            self._redo.clear()
+        self._emit("labeled")
+
+    def _goto(self, eid: str) -> None:
+        if eid in self.items:
+            self.position = self.items.index(eid)
+        self._emit("moved")

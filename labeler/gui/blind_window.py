@@ -1,0 +1,164 @@
+"""The blind-labeling window: the example and the classes, nothing else. No given label, prediction,
+probability or loss is drawn anywhere in it; the reviewer's own label is all it shows.
+
+Keys (data, below): 1-9 and 0 choose the 1st-10th class and advance, L picks any class, Shift+Right
+skips, Left goes back, Ctrl+Z / Ctrl+Shift+Z undo and redo. Each is one call into
+:class:`labeler.core.blind.BlindSession`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QVBoxLayout, QWidget)
+
+from labeler.core.blind import BlindSession, BlindSpec
+from labeler.core.store import Project, ProjectError
+
+from .dialogs import LabelPicker
+from .item_view import ItemView
+
+# key -> what it does; the digits are added below
+KEYS = {
+    "L": "pick",
+    "Shift+Right": "skip",
+    "Right": "skip",
+    "Left": "prev",
+    "Ctrl+Z": "undo",
+    "Ctrl+Shift+Z": "redo",
+    "Ctrl+Y": "redo",
+}
+
+
+class ClassPanel(QWidget):
+    """The classes with their keys, the reviewer's label of the current example marked."""
+
+    def __init__(self, session: BlindSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.title = QLabel(f"<b>Blind labels</b> · {session.reviewer}")
+        self.progress = QLabel()
+        self.progress.setWordWrap(True)
+        self.current = QLabel()
+        self.current.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        for cls in session.classes:
+            key = session.key_of(cls)
+            item = QListWidgetItem(f"[{key}]   {cls}" if key else f"       {cls}")
+            item.setToolTip(cls)
+            self.list.addItem(item)
+        self.list.itemClicked.connect(lambda item: session.pick(session.classes[self.list.row(item)]))
+        self.hint = QLabel("1–9, 0: class and next · L: any class · Shift+→: skip · ←: back · Ctrl+Z: undo")
+        self.hint.setWordWrap(True)
+        self.hint.setObjectName("hint")
+        lay = QVBoxLayout(self)
+        for w in (self.title, self.progress, self.current, self.list, self.hint):
+            lay.addWidget(w)
+        self.refresh()
+
+    def refresh(self) -> None:
+        s = self.session
+        self.progress.setText(f"{s.labeled_count()} of {len(s.items)} labeled · {s.spec.describe()}")
+        eid = s.current_id
+        if eid is None:
+            self.current.setText("End of the sample: every example has been shown.")
+            self.list.clearSelection()
+            return
+        self.current.setText(f"example {s.position + 1} of {len(s.items)}: {eid}")
+        mine = s.label_of()
+        if mine is None:
+            self.list.clearSelection()
+        else:
+            self.list.setCurrentRow(s.classes.index(mine))
+
+    def texts(self) -> list[str]:
+        """Every text the panel draws (what a test checks for leaks of the given label)."""
+        return [self.title.text(), self.progress.text(), self.current.text(), self.hint.text(),
+                *[self.list.item(i).text() for i in range(self.list.count())]]
+
+
+class BlindWindow(QMainWindow):
+    def __init__(self, project: Project, spec: BlindSpec, reviewer: str, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.project = project
+        self.session = BlindSession(project, spec, reviewer)
+        self.setWindowTitle(f"labeler: blind labels ({self.session.reviewer}) · {project.path.name}")
+        self.item_view = ItemView(self)
+        self.item_view.set_session(self.session)  # (it reads only the id, the path or the text)
+        self.panel = ClassPanel(self.session, self)
+        self.panel.setMinimumWidth(220)
+        self.panel.setMaximumWidth(320)
+        central = QWidget()
+        lay = QHBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.item_view, 1)
+        lay.addWidget(self.panel)
+        self.setCentralWidget(central)
+        self.resize(1280, 800)
+        self.session.subscribe(self._changed)
+        self._bind()
+        self.item_view.refresh()
+
+    def _bind(self) -> None:
+        actions = {"pick": self.pick, "skip": self.session.skip, "prev": self.session.prev,
+                   "undo": self.session.undo, "redo": self.session.redo}
+        for key, what in KEYS.items():
+            QShortcut(QKeySequence(key), self, activated=actions[what], context=Qt.ShortcutContext.WindowShortcut)
+        for digit in range(10):
+            QShortcut(QKeySequence(str(digit)), self, activated=lambda d=digit: self._choose(d),
+                      context=Qt.ShortcutContext.WindowShortcut)
+
+    def _choose(self, digit: int) -> None:
+        try:
+            self.session.choose(10 if digit == 0 else digit)
+        except ProjectError as e:
+            QMessageBox.critical(self, "labeler: not saved", str(e))
+
+    def pick(self) -> None:
+        if self.session.current_id is None:
+            return
+        dialog = LabelPicker(self.session.classes, current=self.session.label_of(), parent=self)
+        dialog.setWindowTitle("Your label")
+        dialog.accepted.connect(lambda: self.session.pick(dialog.chosen()))
+        self.picker = dialog
+        dialog.open()
+
+    def _changed(self, what: str) -> None:
+        self.panel.refresh()
+        if what == "moved":
+            self.item_view.refresh()
+
+    def closeEvent(self, event) -> None:
+        self.session.close()
+        self.item_view.prefetcher.shutdown()
+        self.project.close()
+        super().closeEvent(event)
+
+
+def run_blind(project_path: str | Path, spec: BlindSpec, reviewer: str) -> int:
+    """`labeler review --blind`: open the project and the blind window; the exit code."""
+    from .app import application
+    from . import errors, theme
+
+    app = application()
+    errors.install()
+    settings = QSettings()
+    theme.apply(app, str(settings.value("theme", "light")))
+    try:
+        project = Project.open(project_path)
+        window = BlindWindow(project, spec, reviewer, settings)
+    except ProjectError as e:
+        QMessageBox.critical(None, "labeler: cannot open", str(e))
+        return 2
+    window.show()
+    window.item_view.image_view.setFocus()
+    return app.exec()
+
+
+__all__ = ["BlindWindow", "ClassPanel", "KEYS", "run_blind"]

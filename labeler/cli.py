@@ -687,3 +687,27 @@ def scan(project, split, workers, as_json):
                f" ({result.seconds:.1f} s)")
     for line in s.lines():
         click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--limit", type=click.IntRange(min=0), help="At most N slices (the most significant).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def slices(project, split, limit, as_json):
+    """Where the errors of a split concentrate: the error rate of every slice (each scan flag, the
+    quartiles of each scanned property, each class, each metadata column with at most 50 values)
+    with its Wilson 95% interval, its lift over the split's rate, Fisher's exact test against the
+    rest of the split and Benjamini-Hochberg q-values over all the slices; most significant first.
+    Flags and properties need `labeler scan` first.
+
+    JSON: [{slice, kind, n, errors, error_rate, ci95, lift, p_value, q_value}], sorted by q then lift."""
+    from .core.quality import slices as slicesmod
+
+    with _open_readonly(project) as p:
+        report = slicesmod.compute(p, split)
+    if as_json:
+        click.echo(json.dumps(report.to_json()[:limit] if limit is not None else report.to_json(), indent=1))
+        return
+    for line in report.lines(limit):
+        click.echo(line)

@@ -38,3 +38,13 @@ def test_scan_reports_counts_and_thresholds(scanned):
     again = run("scan", "-p", project)
     assert "0 images measured now, 63 unchanged" in again.output
     assert "blurry" in again.output and "sharpness/contrast²" in again.output
+
+
+def test_slices_json_and_table(scanned):
+    project, problems, _ = scanned
+    items = json.loads(run("slices", "-p", project, "--json").output)
+    assert {"slice", "n", "errors", "error_rate", "ci95", "lift", "p_value", "q_value"} <= set(items[0])
+    assert [i["q_value"] for i in items] == sorted(i["q_value"] for i in items)
+    assert any(i["slice"] == "blurry" for i in items)
+    table = run("slices", "-p", project, "--limit", "3").output.splitlines()
+    assert len(table) == 2 + 3 and "Benjamini-Hochberg" in table[0]

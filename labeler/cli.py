@@ -247,7 +247,7 @@ def queue_options(f):
                           " first), quality (likeliest wrong label first), file.")(f)
     f = click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random order.")(f)
     f = click.option("--scope", default=None, type=click.Choice(list(queuemod.SCOPES)),
-                     help="errors (misclassified; default), all examples, or flagged label issues"
+                     help="errors (misclassified; default), all examples, flagged label issues, or disagreements (reviewers' blind labels disagree)"
                           " (default with --order quality: all).")(f)
     f = click.option("--label", help="Only examples whose given label is LABEL.")(f)
     f = click.option("--pred", help="Only examples predicted as PRED.")(f)
@@ -310,7 +310,12 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
         frame = framemod.load(p)
         if spec.order == "quality" or spec.scope == "flagged":
             frame = _ranked_in_memory(p, frame, spec.split)
-        rows = queuemod.build(frame, spec, reviewed)
+        only = None
+        if spec.scope == "disagreements":
+            from .core.agreement import disagreements
+
+            only = set(disagreements(p, spec.split, frame=frame))
+        rows = queuemod.build(frame, spec, reviewed, only=only)
     if limit is not None:
         rows = rows.head(limit)
     items = [

@@ -250,3 +250,31 @@ def test_export_writes_agreement_json_and_the_reviewers_labels_in_corrections(la
     assert row["consensus_label"] == direct.consensus["labels"][eid]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "How good could the model be?" in html and "Human-level error" in html
+
+
+def test_the_disagreements_queue_settles_into_corrections(labeled, tmp_path):
+    from labeler.core.export import export_all
+    from labeler.core.queue import QueueSpec
+    from labeler.core.session import ReviewSession
+
+    db, written = labeled
+    with Project.open(db, readonly=True) as p:
+        expected = agreement.disagreements(p, "dev")
+    r = CliRunner().invoke(main, ["queue", "--scope", "disagreements", "--order", "file", "--json", "-p", str(db)])
+    assert r.exit_code == 0, r.output
+    assert [it["id"] for it in json.loads(r.output)] == expected
+    with Project.open(db) as p:
+        s = ReviewSession(p, QueueSpec(split="dev", order="file", scope="disagreements"))
+        assert s.items == expected
+        given = {r["id"]: r["label"] for r in read_digits_rows()}
+        # one where ann says the given label is wrong, and she is right
+        first = next(e for e in expected if written["ann"][e] != given[e])
+        s.goto(s.items.index(first))
+        final = written["ann"][first]
+        s.set_label(final)
+        s.close()
+        result = export_all(p, tmp_path / "out", split="dev")
+    with open(tmp_path / "out" / "corrections.csv", newline="", encoding="utf-8") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    assert rows[first]["corrected_label"] == final
+    assert result.corrections >= 1

@@ -15,7 +15,7 @@ import pandas as pd
 from .frame import labeled
 
 ORDERS = ("random", "loss", "confidence", "quality", "file")
-SCOPES = ("errors", "all", "flagged")
+SCOPES = ("errors", "all", "flagged", "disagreements")
 
 
 class QueueRefused(ValueError):
@@ -27,7 +27,9 @@ class QueueSpec:
     split: str = "dev"
     order: str = "random"
     seed: int = 0
-    scope: str = "errors"  # errors: misclassified only; all: every labeled example; flagged: likely label issues
+    # errors: misclassified only; all: every labeled example; flagged: likely label issues;
+    # disagreements: where reviewers' blind labels disagree with each other or with the reference
+    scope: str = "errors"
     label: str | None = None
     pred: str | None = None
     unreviewed: bool = False
@@ -37,7 +39,8 @@ class QueueSpec:
         return asdict(self)
 
     def describe(self) -> str:
-        what = {"errors": "errors", "all": "examples", "flagged": "flagged label issues"}[self.scope]
+        what = {"errors": "errors", "all": "examples", "flagged": "flagged label issues",
+                "disagreements": "examples reviewers disagree on"}[self.scope]
         bits = [f"{self.split} {what}"]
         if self.label is not None and self.pred is not None:
             bits.append(f"given {self.label} → predicted {self.pred}")
@@ -63,8 +66,10 @@ def random_keys(ids: pd.Series, seed: int) -> np.ndarray:
     return pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy()
 
 
-def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None) -> pd.DataFrame:
-    """The rows of ``frame`` (see :func:`labeler.core.frame.load`) in queue order."""
+def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None, *,
+          only: set[str] | None = None) -> pd.DataFrame:
+    """The rows of ``frame`` (see :func:`labeler.core.frame.load`) in queue order; ``only``: the ids
+    of the "disagreements" scope (see :func:`labeler.core.agreement.disagreements`)."""
     if spec.order not in ORDERS:
         raise ValueError(f"unknown order {spec.order!r} (orders: {', '.join(ORDERS)})")
     if spec.scope not in SCOPES:
@@ -76,6 +81,8 @@ def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None
         mask &= frame["wrong"].to_numpy(dtype=bool)
     elif spec.scope == "flagged":
         mask &= frame["flagged"].fillna(0).to_numpy(dtype=bool)
+    elif spec.scope == "disagreements":
+        mask &= frame["id"].isin(only or ()).to_numpy()
     if spec.label is not None:
         mask &= (frame["label"] == spec.label).to_numpy()
     if spec.pred is not None:

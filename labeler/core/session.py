@@ -87,7 +87,12 @@ class ReviewSession:
     # -- the queue -----------------------------------------------------------------------------
     def set_queue(self, spec: QueueSpec) -> None:
         """Switch to another queue; start at its first unreviewed item."""
-        rows = build(self.frame, replace(spec, unreviewed=False))
+        only = None
+        if spec.scope == "disagreements":  # settled with L: the final label becomes a correction
+            from .agreement import disagreements
+
+            only = set(disagreements(self.project, spec.split, frame=self.frame))
+        rows = build(self.frame, replace(spec, unreviewed=False), only=only)
         if self.session_id is not None and spec != self.spec:
             # each queue gets its own session row: the tally asks which queue each decision was
             # made in (a random, unfiltered queue is a random sample; a loss-ordered one is not)

@@ -179,7 +179,8 @@ class CustomFilterDialog(QDialog):
         self.split = _split_combo(current.split)
         self.scope = QComboBox()
         for s, text in (("errors", "errors (misclassified)"), ("all", "all labeled examples"),
-                        ("flagged", "flagged label issues")):
+                        ("flagged", "flagged label issues"),
+                        ("disagreements", "reviewers disagree (blind labels)")):
             self.scope.addItem(text, s)
         self.scope.setCurrentIndex(max(self.scope.findData(current.scope), 0))
         self.order = QComboBox()

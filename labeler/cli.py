@@ -363,14 +363,39 @@ def confusion(project, split, as_json):
 @queue_options
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
 @click.option("--reviewer", help="Your name, stored with each decision.")
-def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer):
+@click.option("--blind", is_flag=True, help="Blind relabeling: label a seeded random sample of --split yourself,"
+              " without seeing the given label, the prediction or the probabilities (needs --reviewer).")
+@click.option("--sample", type=click.IntRange(min=1), help="With --blind: how many examples (default: all of the split).")
+def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer,
+           blind, sample):
     """Open the review window on a predictions file (imported first) or a project."""
+    if blind:
+        _review_blind(source, project, split, seed, sample, reviewer)
     spec = make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test)
     try:
         from .gui.app import run
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
     sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer))
+
+def _review_blind(source, project, split, seed, sample, reviewer) -> None:
+    """`labeler review --blind`: the blind-labeling window on the project (made from SOURCE)."""
+    from .core.blind import BlindSpec
+
+    if not reviewer:
+        _fail("--blind needs --reviewer NAME: a blind label is one reviewer's own label")
+    if split == "test":
+        click.echo("Warning: blind labels of the test split measure human error there; they change nothing"
+                   " in the test set", err=True)
+    path = Path(project) if project else None
+    if path is None and source is not None:
+        path = Path(source) if str(source).endswith(PROJECT_SUFFIX) else default_project_path(source)
+    path = _find_project(str(path) if path else None)
+    try:
+        from .gui.blind_window import run_blind
+    except ImportError as e:
+        _fail(f"the review window cannot start: {e}")
+    sys.exit(run_blind(path, BlindSpec(split=split, sample=sample, seed=seed), reviewer))
 
 
 @main.command()

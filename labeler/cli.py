@@ -741,3 +741,27 @@ def slices(project, split, limit, as_json):
         return
     for line in report.lines(limit):
         click.echo(line)
+
+
+@main.command()
+@project_option
+@click.option("--max-distance", type=click.IntRange(0, 31), default=6, show_default=True,
+              help="Near duplicates: perceptual hashes at most this many bits apart (of 64).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def duplicates(project, max_distance, as_json):
+    """Groups of exact duplicates (identical pixels) and near duplicates (perceptual hashes within
+    --max-distance bits) among the scanned images, found without comparing all pairs; a group leaks
+    when it spans train and dev or test, and conflicts when its given labels differ. Needs
+    `labeler scan` first.
+
+    JSON: [{kind: exact|near, members: [{id, split, label}], leak, conflict, distance}], leaking and
+    conflicting groups first."""
+    from .core.quality import duplicates as dupmod
+
+    with _open_readonly(project) as p:
+        report = dupmod.find(p, max_distance=max_distance)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1))
+        return
+    for line in report.lines():
+        click.echo(line)

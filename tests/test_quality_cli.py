@@ -48,3 +48,16 @@ def test_slices_json_and_table(scanned):
     assert any(i["slice"] == "blurry" for i in items)
     table = run("slices", "-p", project, "--limit", "3").output.splitlines()
     assert len(table) == 2 + 3 and "Benjamini-Hochberg" in table[0]
+
+
+def test_duplicates_json(scanned):
+    project, problems, _ = scanned
+    groups = json.loads(run("duplicates", "-p", project, "--json").output)
+    exact = [sorted(m["id"] for m in g["members"]) for g in groups if g["kind"] == "exact"]
+    assert exact == [sorted(problems["exact"]), sorted(problems["conflict"])]
+    assert all(g["leak"] for g in groups)
+    assert sum(g["conflict"] for g in groups) == 1
+    assert {"id", "split", "label"} == set(groups[0]["members"][0])
+    text = run("duplicates", "-p", project, "--max-distance", "0").output
+    assert "LEAK" in text
+    assert run("duplicates", "-p", project, "--max-distance", "40", ok=False).exit_code != 0

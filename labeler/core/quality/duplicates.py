@@ -1,0 +1,181 @@
+"""Exact and near duplicates among the scanned images, and the two ways they hurt: leakage (a
+picture in the training set and again in dev or test, which makes dev and test look better than
+they are) and conflict (the same picture with different given labels).
+
+Exact duplicates share the scan's pixel hash. Near duplicates are pictures whose 64-bit perceptual
+hashes differ in at most ``max_distance`` bits (Hamming distance). They are found without comparing
+all pairs, by multi-index hashing: cut the 64 bits into ``max_distance + 1`` bands; two hashes
+within ``max_distance`` bits agree exactly on at least one band (pigeonhole), so only hashes that
+share a band's value are compared. A group is a connected component of "exact or near" links, so a
+chain of small changes ends in one group (single linkage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ..store import Project
+from . import scan as scanmod
+
+__all__ = ["DEFAULT_MAX_DISTANCE", "Member", "Group", "DuplicateReport", "near_pairs", "find", "hamming"]
+
+DEFAULT_MAX_DISTANCE = 6
+MAX_MAX_DISTANCE = 31
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    split: str | None
+    label: str | None
+    row: int = field(compare=False)  # position in the project's file order
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "split": self.split, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Pictures that are the same (``exact``: identical pixels) or nearly so (``near``)."""
+
+    kind: str
+    members: tuple[Member, ...]
+    leak: bool  # spans train and dev or test
+    conflict: bool  # members have different given labels
+    distance: int  # the largest Hamming distance between two members' perceptual hashes (from the
+    # first member, in a group of more than 500)
+
+    @property
+    def leaking(self) -> tuple[Member, ...]:
+        """The dev and test members of a leaking group (what --drop-leaks leaves out)."""
+        return tuple(m for m in self.members if m.split in ("dev", "test")) if self.leak else ()
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "members": [m.to_json() for m in self.members], "leak": self.leak,
+                "conflict": self.conflict, "distance": self.distance}
+
+
+@dataclass
+class DuplicateReport:
+    groups: list[Group]
+    scanned: int
+    max_distance: int
+
+    @property
+    def leaks(self) -> list[Group]:
+        return [g for g in self.groups if g.leak]
+
+    @property
+    def conflicts(self) -> list[Group]:
+        return [g for g in self.groups if g.conflict]
+
+    def to_json(self) -> list[dict]:
+        return [g.to_json() for g in self.groups]
+
+    def lines(self) -> list[str]:
+        exact = sum(g.kind == "exact" for g in self.groups)
+        out = [f"{len(self.groups)} groups of duplicates among {self.scanned} scanned images ({exact} exact,"
+               f" {len(self.groups) - exact} near: perceptual hashes within {self.max_distance} bits);"
+               f" {len(self.leaks)} leak across splits, {len(self.conflicts)} have conflicting labels"]
+        for g in self.groups:
+            what = ", ".join(w for w, on in (("LEAK", g.leak), ("CONFLICT", g.conflict)) if on)
+            out.append(f"{g.kind:<6}{len(g.members):>3} {what:<14} "
+                       + "  ".join(f"{m.id} ({m.split}, {m.label})" for m in g.members))
+        return out
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(np.bitwise_xor(a.view(np.uint64), b.view(np.uint64))).astype(np.int64)
+
+
+def _bands(max_distance: int) -> list[tuple[int, int]]:
+    """(shift, width) of ``max_distance + 1`` bands covering the 64 bits, widths differing by <= 1."""
+    m = max_distance + 1
+    widths = [64 // m + (1 if i < 64 % m else 0) for i in range(m)]
+    starts = np.cumsum([0] + widths[:-1])
+    return list(zip(starts.tolist(), widths))
+
+
+def near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, distance) for every pair i < j of ``hashes`` (int64 or uint64) within ``max_distance``
+    bits, each pair once; only hashes that share a band's value are compared."""
+    h = np.ascontiguousarray(hashes).view(np.uint64)
+    n = len(h)
+    found_i, found_j = [], []
+    for shift, width in _bands(max_distance):
+        key = (h >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        ends = np.r_[starts[1:], n]
+        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            members = order[s:e]
+            a, b = np.triu_indices(len(members), 1)
+            found_i.append(members[a])
+            found_j.append(members[b])
+    if not found_i:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    i = np.concatenate(found_i)
+    j = np.concatenate(found_j)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    pairs = np.unique(i.astype(np.int64) * n + j)
+    i, j = pairs // n, pairs % n
+    d = hamming(h[i], h[j])
+    keep = d <= max_distance
+    return i[keep], j[keep], d[keep]
+
+
+def find(project: Project, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> DuplicateReport:
+    """The groups of exact and near duplicates among the project's scanned images, leaking and
+    conflicting groups first, then the largest."""
+    if not 0 <= max_distance <= MAX_MAX_DISTANCE:
+        raise ValueError(f"max distance must be between 0 and {MAX_MAX_DISTANCE} bits, not {max_distance}")
+    scanned = scanmod.load(project)
+    scanned = scanned[scanned["error"].isna()].reset_index(drop=True) if len(scanned) else scanned
+    table = project.examples_table()
+    at = pd.Index(table.column("id").to_pylist()).get_indexer(scanned["id"].astype(object)) if len(scanned) else []
+    scanned = scanned[np.asarray(at) >= 0].reset_index(drop=True) if len(scanned) else scanned
+    n = len(scanned)
+    if n < 2:
+        return DuplicateReport([], n, max_distance)
+    rows = pd.Index(table.column("id").to_pylist()).get_indexer(scanned["id"].astype(object))
+    splits = table.column("split").to_pylist()
+    labels = table.column("label").to_pylist()
+
+    # nodes: distinct perceptual hashes; links: equal pixel hashes, and hashes within max_distance
+    ph = scanned["phash"].to_numpy(np.int64)
+    uniq, node = np.unique(ph, return_inverse=True)
+    i, j, _ = near_pairs(uniq, max_distance)
+    px = scanned["pixel_hash"].to_numpy(np.int64)
+    _, px_node = np.unique(px, return_inverse=True)
+    # graph over images (0..n-1), phash nodes (n..n+U-1) and pixel-hash nodes after them
+    u = len(uniq)
+    src = np.concatenate([np.arange(n), np.arange(n), i + n])
+    dst = np.concatenate([node + n, px_node + n + u, j + n])
+    size = n + u + int(px_node.max()) + 1
+    graph = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(size, size))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp[:n]
+    counts = np.bincount(comp)
+    groups = []
+    for c in np.flatnonzero(counts > 1):
+        idx = np.flatnonzero(comp == c)
+        members = tuple(Member(str(scanned["id"][k]), splits[rows[k]], labels[rows[k]], int(rows[k])) for k in idx)
+        group_splits = {m.split for m in members}
+        given = {m.label for m in members if m.label is not None}
+        hashes = ph[idx]
+        if len(idx) <= 500:
+            dist = int(hamming(hashes[:, None], hashes[None, :]).max())
+        else:  # (a quarter of a million pairs at most: a bigger group says its spread from the first)
+            dist = int(hamming(hashes[:1], hashes).max())
+        exact = len(set(px[idx].tolist())) == 1
+        groups.append(Group("exact" if exact else "near", members,
+                            "train" in group_splits and bool(group_splits & {"dev", "test"}), len(given) > 1, dist))
+    groups.sort(key=lambda g: (not (g.leak or g.conflict), -len(g.members), g.members[0].row))
+    return DuplicateReport(groups, n, max_distance)

@@ -1,0 +1,80 @@
+"""Duplicates and leakage: the multi-index search against all pairs, and the groups against
+duplicates injected across splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labeler.core.importer import import_predictions
+from labeler.core.quality import duplicates as dupmod
+from labeler.core.quality import scan as scanmod
+from labeler.core.store import Project
+from quality_data import write_dataset
+
+
+@pytest.mark.parametrize("max_distance", [0, 3, 6, 10])
+def test_near_pairs_equal_the_brute_force_pairs(max_distance):
+    rng = np.random.default_rng(max_distance)
+    base = rng.integers(-2**63, 2**63 - 1, size=60, dtype=np.int64)
+    # copies of the first 30 with 0 to 12 bits flipped: pairs at every distance around the limit
+    flips = [np.bitwise_or.reduce((np.uint64(1) << rng.choice(64, k, replace=False).astype(np.uint64)), initial=np.uint64(0))
+             for k in rng.integers(0, 13, size=30)]
+    copies = (base[:30].view(np.uint64) ^ np.array(flips, np.uint64)).view(np.int64)
+    hashes = np.concatenate([base, copies, base[:3]])
+    i, j, d = dupmod.near_pairs(hashes, max_distance)
+    got = set(zip(i.tolist(), j.tolist(), d.tolist()))
+    want = set()
+    for a in range(len(hashes)):
+        for b in range(a + 1, len(hashes)):
+            dist = bin(int(hashes[a].view(np.uint64)) ^ int(hashes[b].view(np.uint64))).count("1")
+            if dist <= max_distance:
+                want.add((a, b, dist))
+    assert got == want
+    assert len(want) >= 3  # the three exact copies at least
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dups")
+    csv_path, problems = write_dataset(folder / "data")
+    path = folder / "p.labeler.db"
+    import_predictions(csv_path, path)
+    with Project.open(path) as p:
+        scanmod.scan(p)
+        return dupmod.find(p), problems
+
+
+def _group(report, ids):
+    found = [g for g in report.groups if {m.id for m in g.members} & ids]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_injected_duplicates_are_grouped_and_nothing_else(report):
+    report, problems = report
+    exact = _group(report, problems["exact"])
+    assert {m.id for m in exact.members} == problems["exact"]
+    assert exact.kind == "exact" and exact.leak and not exact.conflict and exact.distance == 0
+    assert [m.id for m in exact.leaking] == ["x900"]
+    near = _group(report, problems["near"])
+    assert {m.id for m in near.members} == problems["near"]
+    assert near.kind == "near" and near.leak and 0 < near.distance <= dupmod.DEFAULT_MAX_DISTANCE
+    conflict = _group(report, problems["conflict"])
+    assert {m.id for m in conflict.members} == problems["conflict"]
+    assert conflict.conflict and conflict.leak
+    assert len(report.groups) == 3  # the other scenes are all different pictures
+    assert {m.split for m in near.members} == {"train", "test"}
+
+
+def test_max_distance_zero_finds_only_identical_hashes(tmp_path):
+    csv_path, problems = write_dataset(tmp_path / "data", n=20)
+    path = tmp_path / "p.labeler.db"
+    import_predictions(csv_path, path)
+    with Project.open(path) as p:
+        scanmod.scan(p)
+        strict = dupmod.find(p, max_distance=0)
+        with pytest.raises(ValueError):
+            dupmod.find(p, max_distance=40)
+    ids = [{m.id for m in g.members} for g in strict.groups]
+    assert problems["exact"] in ids and problems["near"] not in ids

@@ -278,3 +278,26 @@ def test_the_disagreements_queue_settles_into_corrections(labeled, tmp_path):
         rows = {r["id"]: r for r in csv.DictReader(f)}
     assert rows[first]["corrected_label"] == final
     assert result.corrections >= 1
+
+
+def test_the_windows_dashboard_says_what_summary_says(qtbot, labeled, tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+
+    from labeler.gui import keymap as keymapmod
+    from labeler.gui.analysis.dashboard_panel import DashboardPanel
+    from labeler.gui.main_window import MainWindow
+
+    db, _ = labeled
+    out = CliRunner().invoke(main, ["summary", "-p", str(db)]).output
+    cli_lines = out[out.index("Human-level error"):].strip().splitlines()
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap())
+    qtbot.addWidget(win)
+    win.set_project(Project.open(db), None)
+    with qtbot.waitExposed(win):
+        win.show()
+    panel = win.findChildren(DashboardPanel)[0]
+    qtbot.waitUntil(lambda: panel.human.text() != "")
+    assert panel.human.text().splitlines() == [line.strip() for line in cli_lines]
+    win.close()

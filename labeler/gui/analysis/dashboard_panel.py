@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from labeler.core import agreement, annotations
 from labeler.core import dashboard as dashmod
 
 from .. import theme
@@ -18,6 +19,8 @@ from .widgets import note_label, set_color
 
 if TYPE_CHECKING:
     from . import Analysis
+
+HUMAN = "How good could the model be?"
 
 
 class RateBars(BarRows):
@@ -76,6 +79,11 @@ class DashboardPanel(QWidget):
         self.warning = note_label()
         set_color(self.warning, theme.CORRECTED)
         lay.addWidget(self.warning)
+        heading(HUMAN)
+        self.human = note_label()
+        self.human.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.human)
+        self._human_of: tuple[object, dict | None] | None = None  # (project, its human-level error)
         lay.addStretch(1)
         analysis.changed.connect(self.refresh)
         self.refresh()
@@ -84,7 +92,7 @@ class DashboardPanel(QWidget):
         d = self.analysis.dashboard()
         if d is None:
             self.bars.set_rows([])
-            for w in (self.gaps, self.corrected, self.floor, self.diagnosis, self.warning):
+            for w in (self.gaps, self.corrected, self.floor, self.diagnosis, self.warning, self.human):
                 w.setText("")
             return
         dash = dashmod.Dashboard.of(d, self.analysis.tally("dev"))
@@ -96,3 +104,17 @@ class DashboardPanel(QWidget):
         self.diagnosis.setText(dash.diagnosis)
         self.warning.setText(dash.warning)
         self.warning.setVisible(bool(dash.warning))
+        human = self._human()
+        self.human.setText("\n".join(line.strip() for line in
+                                      agreement.decomposition_lines(human, agreement.decomposition(d["splits"], human))))
+
+    def _human(self) -> dict | None:
+        """The human-level error from the reviewers' blind labels: computed once per project (blind
+        labels are given in the blind-labeling window, not here)."""
+        project = self.analysis.session.project if self.analysis.session is not None else None
+        if self._human_of is None or self._human_of[0] is not project:
+            human = None
+            if project is not None and annotations.labels(project):
+                human = agreement.compute(project, "dev", frame=self.analysis.session.frame).human
+            self._human_of = (project, human)
+        return self._human_of[1]

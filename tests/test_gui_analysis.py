@@ -55,6 +55,7 @@ def panels(win) -> analysismod.AnalysisPanels:
 
 def show_dock(qtbot, win, title: str):
     dock = win.docks[title]
+    dock.show()  # (hidden at first: the example takes the width; T shows them)
     dock.raise_()
     qtbot.waitUntil(lambda: dock.widget().isVisible())
     return dock.widget()

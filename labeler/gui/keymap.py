@@ -23,6 +23,8 @@ Keymap = dict[str, list[str]]
 ACTIONS: list[tuple[str, str, str]] = [
     ("next", "Next item (marks this one reviewed)", "Move"),
     ("prev", "Previous item", "Move"),
+    ("skip", "Next item without marking this one reviewed", "Move"),
+    ("jump", "Go to an example by id or path…", "Move"),
     ("accept_prediction", "Accept the prediction as the label (again: undo it)", "Label"),
     ("choose_label", "Choose the correct label…", "Label"),
     ("note", "Write a note…", "Label"),
@@ -36,6 +38,8 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("zoom_in", "Zoom in", "View"),
     ("zoom_out", "Zoom out", "View"),
     ("zoom_reset", "Fit to window", "View"),
+    ("grid", "Grid of the queue / single item (decision keys apply to all selected)", "View"),
+    ("panels", "Show or hide the analysis panels (tally, confusion matrix, dashboard)", "View"),
     ("help", "Show these keys", "Help"),
 ]
 DESCRIPTIONS = {name: text for name, text, _ in ACTIONS}

@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QInputDialog,
     QSplitter,
+    QStackedWidget,
     QWidget,
 )
 
@@ -31,7 +33,7 @@ from .help_overlay import HelpOverlay
 from .image_view import ImageView
 from .item_view import ItemView
 from .panels import ItemPanel
-from . import export_dialog, modes
+from . import export_dialog, grid_mode, modes
 
 RECENT_MAX = 10
 CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
@@ -61,9 +63,12 @@ class MainWindow(QMainWindow):
         self.panel = ItemPanel()
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setObjectName("mainSplitter")
-        split.addWidget(self.item_view)
+        self.center = QStackedWidget()  # the single item, or the grid of the queue (G)
+        self.center.addWidget(self.item_view)
+        split.addWidget(self.center)
         split.addWidget(self.panel)
-        split.setStretchFactor(0, 1)
+        split.setStretchFactor(0, 3)  # a smaller window takes 3 px from the example for 1 from the panel
+        split.setStretchFactor(1, 1)
         split.setCollapsible(0, False)
         split.setSizes([900, 340])
         self.setCentralWidget(split)
@@ -71,6 +76,7 @@ class MainWindow(QMainWindow):
         self.saved_label.setObjectName("saved")
         self.statusBar().addPermanentWidget(self.saved_label)
 
+        self.grid_mode = grid_mode.install(self, self.center)
         self.actions = keymapmod.create_actions(self, self._handlers(), self.keymap)
         for name in ("mislabeled", "ambiguous", "very_hard", "very_easy", *[f"error_type_{i}" for i in range(1, 10)]):
             self.actions[name].setCheckable(True)
@@ -97,6 +103,8 @@ class MainWindow(QMainWindow):
         view = self.item_view.image_view
         return {
             "next": lambda: self._move("next", +1), "prev": lambda: self._move("prev", -1),
+            "skip": lambda: self._move("skip", +1), "jump": self.jump_dialog, "grid": self.grid_mode.toggle,
+            "panels": self.toggle_panels,
             "accept_prediction": call("accept_prediction"),
             "choose_label": self.choose_label, "note": self.edit_note,
             **{k: call("toggle_tag", tag) for k, tag in keymapmod.TAGS.items()},
@@ -112,6 +120,8 @@ class MainWindow(QMainWindow):
         s = self.session
         if s is None or not 0 <= s.position + step < len(s.items):
             self._do(method)
+            if s is not None and step > 0 and s.at_end:
+                self._end_of_queue()
             return
         here = s.current_id
         shown = self.item_view.show_now(s.items[s.position + step])
@@ -126,7 +136,7 @@ class MainWindow(QMainWindow):
         self.help_overlay.hide()
         self._in_call, self._dirty = True, set()
         try:
-            getattr(self.session, method)(*args)
+            getattr(self.session, method)(*args, **self.grid_mode.call_kwargs(method))
         except ProjectError as e:
             self.saved_label.setText("NOT saved")
             QMessageBox.critical(self, "labeler: not saved", str(e))
@@ -165,7 +175,9 @@ class MainWindow(QMainWindow):
     def _refresh(self, kinds: set[str]) -> None:
         if not kinds or self.session is None:
             return
-        if kinds & {"moved", "queue"}:
+        if self.grid_mode.active:
+            self.grid_mode.refresh(kinds)
+        elif kinds & {"moved", "queue"}:
             self.item_view.refresh()
         self.panel.show_item(self.session, self.error_types)
         self._show_progress()
@@ -182,9 +194,11 @@ class MainWindow(QMainWindow):
         s = self.session
         has_item = s is not None and s.current_id is not None
         for name, action in self.actions.items():
-            if name.startswith("zoom") or name == "help":
+            if name.startswith("zoom") or name in ("help", "panels"):
                 continue
             action.setEnabled(has_item)
+        for name in grid_mode.GRID_KEYS:  # their keys move the grid's cursor there
+            self.actions[name].setEnabled(has_item and not self.grid_mode.active)
         self.actions["undo"].setEnabled(s is not None and s.can_undo)
         self.actions["redo"].setEnabled(s is not None and s.can_redo)
         d = s.decision(s.current_id) if has_item else None
@@ -196,6 +210,48 @@ class MainWindow(QMainWindow):
             action.setVisible(name is not None)
             action.setText(f"Error type {i}: {name}" if name else f"Error type {i}")
             action.setChecked(d is not None and name in d.error_types)
+
+    # -- moving -----------------------------------------------------------------------------------
+    def _end_of_queue(self) -> None:
+        """Next on the last item: say so, and offer the items of this queue still unreviewed."""
+        s = self.session
+        left = s.unreviewed_left()
+        if left == 0:
+            self.statusBar().showMessage("End of the queue: every item in it is reviewed.", 10000)
+            return
+        items = f"{left} items in it are" if left != 1 else "1 item in it is"
+        box = QMessageBox(QMessageBox.Icon.Information, "End of the queue",
+                          f"This is the last item of the queue; {items} not reviewed yet.", parent=self)
+        go = box.addButton(f"Review the {left} unreviewed", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Stay here", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(go)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self._do("next_unreviewed") if self.session is s else None)
+        self.statusBar().showMessage(f"End of the queue: {left} unreviewed.", 10000)
+        box.open()
+
+    def jump_dialog(self) -> None:
+        """Ctrl+G: go to an example of the queue by its id or its path (or the path's end)."""
+        s = self.session
+        if s is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Go to example")
+        dialog.setLabelText("Id or path (or the end of a path, like 0042.png):")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(lambda text: self.jump_to(text) if self.session is s else None)
+        dialog.open()
+
+    def jump_to(self, query: str) -> bool:
+        s = self.session
+        i = s.find(query) if s is not None else None
+        if i is None:
+            self.statusBar().showMessage(f"No example {query.strip()!r} in this queue.", 8000)
+            return False
+        self._do("goto", i)
+        if self.grid_mode.active:
+            self.grid_mode.grid.select_row(i)
+        return True
 
     # -- dialogs ----------------------------------------------------------------------------------
     def choose_label(self) -> None:
@@ -361,6 +417,24 @@ class MainWindow(QMainWindow):
         self.panels_menu.menuAction().setVisible(True)
         return dock
 
+    def toggle_panels(self) -> None:
+        """T: hide the docked panels that are shown (the example takes the width), or show them again
+        (the ones hidden last, else all), beside the item at most 40% of the window's width. Which
+        are shown is remembered with the window's state."""
+        docks = list(self.docks.values())
+        shown = [d for d in docks if d.isVisible()]
+        if shown:
+            self._hidden_docks = shown
+            for d in shown:
+                d.hide()
+            return
+        again = [d for d in getattr(self, "_hidden_docks", []) if d in docks] or docks
+        for d in again:
+            d.show()
+        if again:
+            again[0].raise_()
+            self.resizeDocks([again[0]], [min(540, int(0.4 * self.width()))], Qt.Orientation.Horizontal)
+
     def _update_title(self) -> None:
         if self.session is None:
             self.setWindowTitle("labeler")
@@ -379,7 +453,7 @@ class MainWindow(QMainWindow):
         self._menu_action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         review = bar.addMenu("&Review")
-        for group in (["next", "prev"], ["accept_prediction", "choose_label", "note"],
+        for group in (["next", "prev", "skip", "jump"], ["accept_prediction", "choose_label", "note"],
                       ["mislabeled", "ambiguous", "very_hard", "very_easy"], [f"error_type_{i}" for i in range(1, 10)],
                       ["undo", "redo"]):
             review.addActions([a[n] for n in group])
@@ -396,7 +470,7 @@ class MainWindow(QMainWindow):
             self.order_actions[order] = act
 
         view = bar.addMenu("&View")
-        view.addActions([a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
+        view.addActions([a["grid"], a["panels"], a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
         view.addSeparator()
         themes = view.addMenu("&Theme")
         tgroup = QActionGroup(self)
@@ -440,5 +514,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
         self.item_view.prefetcher.shutdown()
+        self.grid_mode.grid.shutdown()
         self.close_project()
         super().closeEvent(event)

@@ -117,6 +117,8 @@ class AnalysisPanels:
             window.tabifyDockWidget(docks[1], docks[2])
             docks[0].raise_()
             window.resizeDocks([docks[0]], [540], Qt.Orientation.Horizontal)
+            for dock in docks:  # the example gets the width; T (View ▸ Analysis panels) shows them
+                dock.hide()
         self.docks = docks
         docks[1].visibilityChanged.connect(self.confusion.set_seen)
         self.confusion.set_seen(not docks[1].isHidden() and not window.tabifiedDockWidgets(docks[1]))

@@ -150,3 +150,39 @@ BIG_ROWS = 200_000
 def big_csv(tmp_path_factory) -> Path:
     """200k generated rows: big enough that an import spends a while writing (two 100k chunks)."""
     return make_big_csv(tmp_path_factory.mktemp("big") / "big.csv", BIG_ROWS)
+
+
+# -- PostgreSQL (the team store): one real server for the run, one database per test -------------
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server started for this test run from the machine's binaries (tests/pg.py);
+    stopped at the end. Skipped only where no server binaries are installed at all."""
+    import pg
+
+    if pg.find_bin_dir() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin or on PATH:"
+                    " install Debian's postgresql package (make system-deps)")
+    server = pg.start_server()
+    try:
+        yield server
+    finally:
+        server.stop("fast")
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_db(pg_server, request) -> str:
+    """A fresh, empty database on the test server, for this test alone: its URL (no project)."""
+    import os
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.url(name)
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,7 +15,7 @@ import pandas as pd
 from .frame import labeled
 
 ORDERS = ("random", "loss", "confidence", "quality", "file")
-SCOPES = ("errors", "all", "flagged", "disagreements")
+SCOPES = ("errors", "all", "flagged", "disagreements", "slice", "duplicates")
 
 
 class QueueRefused(ValueError):
@@ -28,19 +28,23 @@ class QueueSpec:
     order: str = "random"
     seed: int = 0
     # errors: misclassified only; all: every labeled example; flagged: likely label issues;
-    # disagreements: where reviewers' blind labels disagree with each other or with the reference
+    # disagreements: where reviewers' blind labels disagree with each other or with the reference;
+    # slice: the errors of the slice named by ``slice`` (labeler.core.quality.slices); duplicates:
+    # the members of duplicate groups that leak across splits or have conflicting labels
     scope: str = "errors"
     label: str | None = None
     pred: str | None = None
     unreviewed: bool = False
     allow_test: bool = False
+    slice: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
         what = {"errors": "errors", "all": "examples", "flagged": "flagged label issues",
-                "disagreements": "examples reviewers disagree on"}[self.scope]
+                "disagreements": "examples reviewers disagree on", "slice": f"errors in slice {self.slice}",
+                "duplicates": "leaking or conflicting duplicates"}[self.scope]
         bits = [f"{self.split} {what}"]
         if self.label is not None and self.pred is not None:
             bits.append(f"given {self.label} → predicted {self.pred}")
@@ -69,7 +73,8 @@ def random_keys(ids: pd.Series, seed: int) -> np.ndarray:
 def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None, *,
           only: set[str] | None = None) -> pd.DataFrame:
     """The rows of ``frame`` (see :func:`labeler.core.frame.load`) in queue order; ``only``: the ids
-    of the "disagreements" scope (see :func:`labeler.core.agreement.disagreements`)."""
+    of the "disagreements" scope (see :func:`labeler.core.agreement.disagreements`), or of the
+    "slice" and "duplicates" scopes (see :func:`labeler.core.quality.queue_ids`)."""
     if spec.order not in ORDERS:
         raise ValueError(f"unknown order {spec.order!r} (orders: {', '.join(ORDERS)})")
     if spec.scope not in SCOPES:
@@ -81,7 +86,7 @@ def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None
         mask &= frame["wrong"].to_numpy(dtype=bool)
     elif spec.scope == "flagged":
         mask &= frame["flagged"].fillna(0).to_numpy(dtype=bool)
-    elif spec.scope == "disagreements":
+    elif spec.scope in ("disagreements", "slice", "duplicates"):
         mask &= frame["id"].isin(only or ()).to_numpy()
     if spec.label is not None:
         mask &= (frame["label"] == spec.label).to_numpy()

@@ -92,6 +92,10 @@ class ReviewSession:
             from .agreement import disagreements
 
             only = set(disagreements(self.project, spec.split, frame=self.frame))
+        elif spec.scope in ("slice", "duplicates"):
+            from .quality import queue_ids
+
+            only = queue_ids(self.project, spec, frame=self.frame)
         rows = build(self.frame, replace(spec, unreviewed=False), only=only)
         if self.session_id is not None and spec != self.spec:
             # each queue gets its own session row: the tally asks which queue each decision was

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 TRACK = 12  # the height of a bar in a row of BarRows
@@ -66,7 +66,8 @@ class BarRows(QWidget):
     Settings: ``ROW`` (row height), ``SCALE`` (the value at the right end; None: a round number
     covering every bar and interval, with the scale drawn under the bars), ``LABEL_MAX`` (labels
     elided to this width), ``TEXT_MIN`` (the text column is at least as wide as this text),
-    ``TEXT_ALIGN``, ``EMPTY`` (said when there are no bars)."""
+    ``TEXT_ALIGN``, ``EMPTY`` (said when there are no bars). ``mark``: a value drawn as a dashed
+    line across all the bars (e.g. the rate the bars are compared with), or None."""
 
     ROW = 24
     SCALE: float | None = None
@@ -80,6 +81,7 @@ class BarRows(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._bars: list[Bar] = []
+        self.mark: float | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(self.ROW)
 
@@ -124,13 +126,19 @@ class BarRows(QWidget):
             font = bold if b.bold else self.font()
             p.setFont(font)
             p.setPen(ink)
-            label = QFontMetrics(font).elidedText(b.label, Qt.TextElideMode.ElideRight, label_w - 8)
+            label = QFontMetrics(font).elidedText(b.label, Qt.TextElideMode.ElideMiddle, label_w - 8)
             p.drawText(QRectF(0, y, label_w - 8, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
             track = QRectF(left, y + (self.ROW - TRACK) / 2, width, TRACK)
             paint_bar(p, track, b.value, scale, b.color, ci=b.ci, ink=ink, base=base)
             p.setFont(self.font())
             p.setPen(ink)
             p.drawText(QRectF(left + width + 8, y, text_w - 8, self.ROW), self.TEXT_ALIGN | Qt.AlignmentFlag.AlignVCenter, b.text)
+        if self.mark is not None:
+            pen = QPen(ink)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            mx = left + width * min(max(self.mark / scale, 0.0), 1.0)
+            p.drawLine(QPointF(mx, 0), QPointF(mx, len(self._bars) * self.ROW))
         if self.SCALE is None:  # the scale under the bars
             y = len(self._bars) * self.ROW
             x = lambda v: left + width * v / scale

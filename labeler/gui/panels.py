@@ -27,6 +27,7 @@ from labeler.core.store import Decision
 
 from . import theme
 from .bars import Bar, BarRows
+from .quality_view import QualityLabel
 
 TAG_KEYS = [("M", "mislabeled"), ("A", "ambiguous"), ("H", "very hard"), ("E", "very easy")]
 
@@ -287,6 +288,9 @@ class ItemPanel(QScrollArea):
         self.meta_label = _label(base, wrap=True)
         self.meta_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.meta_label)
+        lay.addWidget(_heading("Image quality"))
+        self.quality_label = QualityLabel()
+        lay.addWidget(self.quality_label)
 
         lay.addWidget(_heading("Progress"))
         self.reviewed_label = _label(base)
@@ -316,6 +320,7 @@ class ItemPanel(QScrollArea):
             self.suggested_caption.hide()
             self.suggested_label.hide()
             self.bars.set_rows([])
+            self.quality_label.show_example(None, None)
             self.show_decision(None, None, error_types or [])
             return
         _set(self.position_label, f"Item {session.position + 1} of {len(session.items)}")
@@ -348,6 +353,7 @@ class ItemPanel(QScrollArea):
             rows.append((name, float(prob), name == given, name == decision.label))
         self.bars.set_rows(rows)
         _set(self.meta_label, _meta_text(ex.get("meta") or {}))
+        self.quality_label.show_example(session.project, ex["id"] if ex.get("path") else None)
         self.show_decision(ex, decision, error_types if error_types is not None else session.project.error_types())
 
     def show_decision(self, ex: dict | None, decision: Decision | None, error_types: list[str]) -> None:

@@ -493,3 +493,26 @@ def summary(project: Project) -> ScanSummary:
     failed = frame.loc[~ok, "error"].value_counts().to_dict() if len(frame) else {}
     return ScanSummary(int(ok.sum()), {str(k): int(v) for k, v in failed.items()},
                        {name: int(f[name].sum()) for name in FLAGS}, t if ok.any() else None)
+
+
+def by_id(project: Project) -> pd.DataFrame:
+    """The stored scan indexed by example id, with one boolean column per flag (``flag_<name>``),
+    for showing one example's measurements (the item panel)."""
+    frame = load(project)
+    f, _ = flags(frame)
+    out = frame.drop(columns=["path", "size", "mtime_ns", "version"]).copy()
+    for name in FLAGS:
+        out[f"flag_{name}"] = f[name].to_numpy(bool)
+    return out.set_index("id")
+
+
+def describe(row: pd.Series) -> tuple[list[str], str]:
+    """(the flags raised, one line of measurements) for a row of :func:`by_id`."""
+    if isinstance(row.get("error"), str):
+        return [], f"not measured: {row['error']}"
+    raised = [name for name in FLAGS if bool(row[f"flag_{name}"])]
+    text = (f"sharpness {row['sharpness']:.3g} · brightness {row['brightness']:.0f} · contrast {row['contrast']:.0f}"
+            f" · entropy {row['entropy']:.2f} bits · dark {100 * row['dark_frac']:.0f}% · bright"
+            f" {100 * row['bright_frac']:.0f}% · {int(row['width'])} × {int(row['height'])}"
+            + (" · grey" if bool(row["grayscale"]) else ""))
+    return raised, text

@@ -23,11 +23,12 @@ from labeler.core.tally import LiveTally
 from .. import theme
 from .confusion_panel import ConfusionModel, ConfusionPanel, PerClassModel
 from .dashboard_panel import DashboardPanel, RateBars
+from .slices_panel import SliceBars, SlicesPanel
 from .tally_panel import ShareBarDelegate, TallyModel, TallyPanel
 from .widgets import DISPLAY, RAW, KeyTable
 
 __all__ = ["DEBOUNCE_MS", "DISPLAY", "RAW", "Analysis", "AnalysisPanels", "ConfusionModel", "ConfusionPanel",
-           "DashboardPanel", "KeyTable", "PerClassModel", "RateBars", "ShareBarDelegate", "TallyModel",
+           "DashboardPanel", "KeyTable", "PerClassModel", "RateBars", "ShareBarDelegate", "SliceBars", "SlicesPanel", "TallyModel",
            "TallyPanel", "install", "stats", "theme"]
 
 DEBOUNCE_MS = 100
@@ -102,19 +103,21 @@ class Analysis(QObject):
 
 
 class AnalysisPanels:
-    """The three panels, docked in a window, following its review session."""
+    """The analysis panels, docked in a window, following its review session."""
 
     def __init__(self, window):
         self.analysis = Analysis(window)
         self.tally = TallyPanel(self.analysis)
         self.confusion = ConfusionPanel(self.analysis)
         self.dashboard = DashboardPanel(self.analysis)
+        self.slices = SlicesPanel(self.analysis)
         first_time = window.settings.value("window/state") is None
         docks = [window.add_dock("Tally", self.tally), window.add_dock("Confusion matrix", self.confusion),
-                 window.add_dock("Dashboard", self.dashboard)]
+                 window.add_dock("Dashboard", self.dashboard), window.add_dock("Slices", self.slices)]
         if first_time:
             window.tabifyDockWidget(docks[0], docks[1])
             window.tabifyDockWidget(docks[1], docks[2])
+            window.tabifyDockWidget(docks[2], docks[3])
             docks[0].raise_()
             window.resizeDocks([docks[0]], [540], Qt.Orientation.Horizontal)
             for dock in docks:  # the example gets the width; T (View ▸ Analysis panels) shows them
@@ -125,10 +128,11 @@ class AnalysisPanels:
         window.session_changed.connect(lambda: self.analysis.set_session(window.session))
         # back to the item after opening a queue, so the review keys (Return: next) act on it
         self.confusion.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
+        self.slices.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
         if window.session is not None:
             self.analysis.set_session(window.session)
 
 
 def install(window) -> AnalysisPanels:
-    """Dock the tally, confusion and dashboard panels in ``window`` (a MainWindow)."""
+    """Dock the tally, confusion, dashboard and slices panels in ``window`` (a MainWindow)."""
     return AnalysisPanels(window)

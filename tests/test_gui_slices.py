@@ -1,0 +1,83 @@
+"""The slices panel in the review window (pytest-qt, offscreen): its bars are the core's slices,
+and a click on one queues that slice's errors."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+
+from labeler.core.importer import import_predictions  # noqa: E402
+from labeler.core.quality import scan as scanmod  # noqa: E402
+from labeler.core.quality import slices as slicesmod  # noqa: E402
+from labeler.core.store import Project  # noqa: E402
+from labeler.gui import keymap as keymapmod  # noqa: E402
+from labeler.gui.analysis import slices_panel  # noqa: E402
+from labeler.gui.main_window import MainWindow  # noqa: E402
+from quality_data import write_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scanned_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gui_slices")
+    csv_path, problems = write_dataset(folder / "data", n=120)
+    path = folder / "p.labeler.db"
+    import_predictions(csv_path, path)
+    with Project.open(path) as p:
+        scanmod.scan(p)
+    return path, problems
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, scanned_template):
+    path, _ = scanned_template
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                   keymap=keymapmod.default_keymap())
+    qtbot.addWidget(w)
+    w.set_project(Project.open(path))
+    w.resize(1400, 900)
+    with qtbot.waitExposed(w):
+        w.show()
+    yield w
+    w.close()
+
+
+def test_slices_panel_shows_the_core_slices_and_a_click_queues_a_slice(qtbot, win, tmp_path):
+    dock = win.docks["Slices"]
+    dock.show()
+    dock.raise_()
+    panel = dock.widget()
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.report is not None)
+    want = slicesmod.compute(win.session.project, "dev", frame=win.session.frame)
+    shown = panel.bars.bars()
+    assert [b.label for b in shown] == [s.slice for s in want.slices[:slices_panel.SHOWN]]
+    assert [b.value for b in shown] == [s.error_rate for s in want.slices[:slices_panel.SHOWN]]
+    assert [b.ci for b in shown] == [s.ci95 for s in want.slices[:slices_panel.SHOWN]]
+    assert panel.bars.mark == pytest.approx(want.error_rate)
+    win.grab().save(str(tmp_path / "slices.png"))
+
+    row = [b.label for b in shown].index("blurry")
+    y = int(row * panel.bars.ROW + panel.bars.ROW / 2)
+    qtbot.mouseClick(panel.bars, Qt.MouseButton.LeftButton, pos=QPoint(panel.bars.width() // 2, y))
+    s = win.session
+    assert s.spec.scope == "slice" and s.spec.slice == "blurry" and s.spec.order == "loss"
+    ids = s.project.examples_table().column("id")
+    assert set(s.items) == set(ids.take(want.get("blurry").error_rows).to_pylist())
+    assert len(s.items) == want.get("blurry").errors > 0
+    assert "errors in slice blurry" in win.windowTitle()
+
+
+def test_item_panel_shows_the_scan_flags_of_the_current_item(qtbot, win, scanned_template):
+    _, problems = scanned_template
+    s = win.session
+    blurry = next(i for i in s.items if i in problems["blurry"])  # every blurry dev image is an error
+    win.jump_to(blurry)
+    label = win.panel.quality_label
+    assert label.flags == ["blurry"]
+    assert "sharpness" in label.text() and "blurry" in label.text()
+    plain = next(i for i in s.items if not any(i in ids for ids in problems.values()))
+    win.jump_to(plain)
+    assert label.flags == []
+    assert "blurry" not in label.text() and "640 × 480" in label.text()

@@ -3,7 +3,7 @@ editor and the about box. Each returns what the user chose; the window passes it
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -213,12 +213,14 @@ class ErrorTypeEditor(QDialog):
     def _renumber(self, *args) -> None:
         for i in range(self.list.count()):
             item = self.list.item(i)
-            item.setToolTip(f"key {i + 1}" if i < 9 else "no key (only the first nine have one)")
+            item.setToolTip(f"key {i + 1}" if i < 9 else "no key: set it with a click in the item panel")
 
     def add(self) -> None:
         item = self._add_item("new error type", None)
         self.list.setCurrentItem(item)
         self.list.editItem(item)
+        for editor in self.list.viewport().findChildren(QLineEdit):  # typing replaces the placeholder
+            QTimer.singleShot(0, editor.selectAll)  # (after the view has set it up and focused it)
         self._renumber()
 
     def rename(self) -> None:

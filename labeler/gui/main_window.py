@@ -61,6 +61,9 @@ class MainWindow(QMainWindow):
 
         self.item_view = ItemView(view_class=view_class)
         self.panel = ItemPanel()
+        # a click on a tag or an error type toggles it (error types past the ninth have no key)
+        self.panel.tags.clicked.connect(lambda tag: self._do("toggle_tag", tag))
+        self.panel.error_types.clicked.connect(lambda name: self._do("toggle_error_type", name))
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setObjectName("mainSplitter")
         self.center = QStackedWidget()  # the single item, or the grid of the queue (G)
@@ -316,6 +319,7 @@ class MainWindow(QMainWindow):
         s.reload_decisions()
         self.error_types = s.project.error_types()
         self.help_overlay.set_rows(keymapmod.help_rows(self.keymap, self.error_types))
+        self.analysis.analysis.refresh()  # the tally lists the new error types now, not at the next key
         self._refresh({"decision"})
 
     def toggle_help(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
     QFrame,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -68,12 +69,16 @@ class ProbBars(BarRows):
 
 
 class KeyList(QWidget):
-    """Rows of (key, name, on): the tags or error types and the keys that toggle them."""
+    """Rows of (key, name, on): the tags or error types and the keys that toggle them. A click on a
+    row says ``clicked(name)`` (error types past the ninth have no key: a click sets them). Names
+    too long for the column are elided in the middle, whole in the row's tooltip."""
 
     ROW = 24
+    clicked = Signal(str)
 
     def __init__(self, columns: int = 1, parent: QWidget | None = None):
         super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._columns = columns
         self._rows: list[tuple[str, str, bool]] = []
         self._empty = ""
@@ -92,6 +97,28 @@ class KeyList(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(280, self.height())
+
+    def row_at(self, x: float, y: float) -> int | None:
+        r, c = int(y // self.ROW), int(x // (self.width() / self._columns))
+        i = r * self._columns + c
+        return i if 0 <= c < self._columns and 0 <= i < len(self._rows) else None
+
+    def mousePressEvent(self, event) -> None:
+        i = self.row_at(event.position().x(), event.position().y())
+        if i is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self._rows[i][1])
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            i = self.row_at(event.pos().x(), event.pos().y())
+            if i is None:
+                QToolTip.hideText()
+            else:
+                key, name, _ = self._rows[i]
+                how = f"key {key}" if key.strip() and key != "·" else "click to set or clear"
+                QToolTip.showText(event.globalPos(), f"{name}  ({how})", self)
+            return True
+        return super().event(event)
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -119,7 +146,7 @@ class KeyList(QWidget):
             p.setFont(bold if on else self.font())
             p.setPen(pal.color(QPalette.ColorRole.HighlightedText) if on else pal.color(QPalette.ColorRole.WindowText))
             text_rect = QRectF(keybox.right() + 6, cell.top(), cell.right() - keybox.right() - 8, cell.height())
-            text = QFontMetrics(p.font()).elidedText(name, Qt.TextElideMode.ElideRight, int(text_rect.width()))
+            text = QFontMetrics(p.font()).elidedText(name, Qt.TextElideMode.ElideMiddle, int(text_rect.width()))
             p.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
         p.end()
 
@@ -171,6 +198,59 @@ class ProgressLine(QWidget):
         p.end()
 
 
+class ElidedLabel(QLabel):
+    """One line that fits its width: elided in the middle (``positive_…_sentiment``), the whole
+    text in the tooltip; aligned left whatever the script (a Hebrew or Arabic name does not jump
+    to the right edge). ``text()`` is the whole text."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignVCenter)
+
+    def text(self) -> str:  # noqa: D102 (the whole text, not the elided one shown)
+        return self._full
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        self._full = text
+        self._elide()
+        if self.sizePolicy().horizontalPolicy() != QSizePolicy.Policy.Ignored:
+            self.updateGeometry()  # (a label sized by its text; the others keep the panel's layout)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        m = self.contentsMargins()
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + m.left() + m.right() + 2,
+                     super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.fontMetrics().horizontalAdvance("x…x"), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width) if width > 0 else self._full
+        if shown != super().text():
+            super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
+def _breakable(text: str) -> str:
+    """Long runs without spaces (file names, snake_case) get places to wrap: after _ / - . and
+    every 24 characters, so a wrapping label shows them whole instead of cutting them off."""
+    out, run = [], 0
+    for ch in text:
+        out.append(ch)
+        run = 0 if ch.isspace() else run + 1
+        if ch in "_/-." or run >= 24:
+            out.append("\u200b")
+            run = 0
+    return "".join(out)
+
+
 def _heading(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setProperty("role", "heading")
@@ -185,7 +265,7 @@ def _heading(text: str) -> QLabel:
 def _label(parent_font: QFont, *, scale: float = 1.0, bold: bool = False, wrap: bool = False) -> QLabel:
     """A plain-text label. Plain text and a width that ignores the text keep a new item from
     re-laying out the whole panel: only the labels whose text changed repaint."""
-    label = QLabel()
+    label = QLabel() if wrap else ElidedLabel()
     label.setTextFormat(Qt.TextFormat.PlainText)
     font = QFont(parent_font)
     if scale != 1.0:
@@ -364,12 +444,13 @@ class ItemPanel(QScrollArea):
         else:
             _set(self.corrected_label, "—", muted)
         self.tags.set_rows([(k, t, t in d.tags) for k, t in TAG_KEYS])
-        named = [(str(i + 1), n, n in d.error_types) for i, n in enumerate(error_types[:9])]
-        extra = sorted(set(d.error_types) - set(error_types[:9]))
+        # past the ninth: no key, a click sets them
+        named = [(str(i + 1) if i < 9 else " ", n, n in d.error_types) for i, n in enumerate(error_types)]
+        extra = sorted(set(d.error_types) - set(error_types))
         named += [("·", n, True) for n in extra]  # removed from the taxonomy, still on this decision
         self.error_types.set_rows(named, empty="none defined: Review ▸ Edit error types…")
         if d.note:
-            _set(self.note_label, d.note, None)
+            _set(self.note_label, _breakable(d.note), None)
         else:
             _set(self.note_label, "no note", muted)
 
@@ -389,7 +470,7 @@ def _meta_text(meta: dict) -> str:
     lines = []
     for k, v in list(meta.items())[:30]:
         text = str(v)
-        lines.append(f"{k}: {text[:200] + '…' if len(text) > 200 else text}")
+        lines.append(_breakable(f"{k}: {text[:200] + '…' if len(text) > 200 else text}"))
     if len(meta) > 30:
         lines.append(f"… {len(meta) - 30} more")
     return "\n".join(lines)

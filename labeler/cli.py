@@ -246,7 +246,7 @@ def queue_options(f):
                      help="random (seeded; default), loss (highest first), confidence (most confident mistakes"
                           " first), quality (likeliest wrong label first), file.")(f)
     f = click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random order.")(f)
-    f = click.option("--scope", default=None, type=click.Choice(list(queuemod.SCOPES)),
+    f = click.option("--scope", default=None, type=click.Choice([s for s in queuemod.SCOPES if s not in ("slice", "duplicates")]),
                      help="errors (misclassified; default), all examples, flagged label issues, or disagreements (reviewers' blind labels disagree)"
                           " (default with --order quality: all).")(f)
     f = click.option("--label", help="Only examples whose given label is LABEL.")(f)
@@ -463,6 +463,8 @@ def rank(project, split, limit, as_json):
 @click.option("--train-file", type=click.Path(exists=True, dir_okay=False),
               help="Correct this training-set file instead of the one registered at import (and register it).")
 @click.option("--drop-ambiguous", is_flag=True, help="Leave out the rows tagged ambiguous.")
+@click.option("--drop-leaks", is_flag=True,
+              help="Leave out the dev/test rows whose image duplicates a training image (needs `labeler scan`).")
 @click.option("--format", "fmt", default="same", show_default=True, type=click.Choice(["same", "csv", "parquet"]),
               help="Format of the corrected copy.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "dev", "test"]),
@@ -472,7 +474,7 @@ def rank(project, split, limit, as_json):
                    " where a --train-file's columns are named unlike the predictions file's.")
 @click.option("--keep-removed-classes", is_flag=True,
               help="Also write corrections to classes that a later import removed (left out by default).")
-def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, keep_removed_classes):
+def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, keep_removed_classes, drop_leaks):
     """Write the corrected labels back into a copy of the training-set file, plus corrections.csv,
     tally.csv/.md/.json, summary.json and a self-contained report.html, into the folder OUT.
 
@@ -480,7 +482,9 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, ke
     corrected examples. Rows are matched by the key the examples were imported with (their id column,
     else their path, else their text) and the label column is the one the import read; a file in
     which most examples are not found is refused. Files are replaced only once all are written;
-    sources are never written."""
+    sources are never written. A scanned project (`labeler scan`) with duplicates that leak across
+    splits or conflict also gets leakage.csv; --drop-leaks leaves their dev rows out of a dev copy
+    (--split dev)."""
     from .core.export import ExportCancelled, ExportProblem, export_all
     from .core.store import ProjectLocked
 
@@ -496,7 +500,7 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, ke
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
                                 split=split, columns=_parse_columns(columns), keep_removed_classes=keep_removed_classes,
-                                progress=_progress_printer())
+                                drop_leaks=drop_leaks, progress=_progress_printer())
         except ExportProblem as e:
             _fail(str(e))
         except (ExportCancelled, KeyboardInterrupt):

@@ -63,6 +63,7 @@ CORRECTIONS_FILE = "corrections.csv"
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
 AGREEMENT_FILE = "agreement.json"  # where reviewers gave blind labels
+LEAKAGE_FILE = "leakage.csv"  # where the scan found duplicates leaking across splits or conflicting
 TALLY_FILES = {"tally.csv": "csv", "tally.md": "md", "tally.json": "json"}
 BLOCK = 1 << 22  # bytes read at a time when streaming a delimited file
 SHOWN = 10  # unmatched ids named in messages
@@ -150,7 +151,8 @@ class _Plan:
     column that identifies an example (id, else path, else text)."""
 
     def __init__(self, role: str, corrections: list[Correction], split: str, drop_ambiguous: bool,
-                 project: Project, file_dir: Path, *, keep_removed_classes: bool = False):
+                 project: Project, file_dir: Path, *, keep_removed_classes: bool = False,
+                 drop_ids: frozenset[str] = frozenset()):
         self.role = role
         self.split = split
         self.file_dir = os.path.normpath(os.path.abspath(file_dir))
@@ -160,8 +162,12 @@ class _Plan:
         self.removed_classes: dict[str, int] = {}  # corrected to a class the project no longer has
         classes = set(project.classes)
         mine = [c for c in corrections if c.split == split]
+        # rows dropped whatever their review (--drop-leaks): those not corrected join the plan here
+        reviewed = {c.id for c in mine}
+        mine += [c for c in _uncorrected(project, drop_ids - reviewed) if c.split == split]
+        self.drop_ids = drop_ids
         for c in mine:
-            drop = drop_ambiguous and c.ambiguous
+            drop = drop_ambiguous and c.ambiguous or c.id in drop_ids
             if c.label is None and not drop:
                 self.without_label += "mislabeled" in c.decision.tags
                 continue
@@ -173,12 +179,12 @@ class _Plan:
             if key is None:
                 continue
             other = self.by_key.get(key)
-            if other is not None and (other.label, other.ambiguous) != (c.label, c.ambiguous):
+            if other is not None and (other.label, other.ambiguous, other.id in drop_ids) != (c.label, c.ambiguous, c.id in drop_ids):
                 self.conflicts.append(key)
             self.by_key.setdefault(key, c)
         for key in self.conflicts:  # two examples with one path and different verdicts: not guessed
             self.by_key.pop(key, None)
-        self.drop = {k for k, c in self.by_key.items() if drop_ambiguous and c.ambiguous}
+        self.drop = {k for k, c in self.by_key.items() if drop_ambiguous and c.ambiguous or c.id in drop_ids}
         # Cells that identify a planned row exactly as a file may write them; checked in the fast loop.
         self.fast: set[str] = set(self.by_key)
         if role == "path":
@@ -220,6 +226,7 @@ class _Outcome:
     rows: int = 0
     relabelled: int = 0
     dropped: int = 0
+    dropped_leaks: int = 0  # of which leaking duplicates (--drop-leaks), not tagged ambiguous
     already_correct: int = 0
     label_changed: list[str] = field(default_factory=list)  # ids whose cell differs from the import
 
@@ -243,7 +250,10 @@ class _Decide:
         if label_cell is not None and label_cell != (c.given or ""):
             self.outcome.label_changed.append(c.id)
         if key in self.plan.drop:
-            self.outcome.dropped += 1
+            if c.id in self.plan.drop_ids:
+                self.outcome.dropped_leaks += 1
+            else:
+                self.outcome.dropped += 1
             return "drop"
         if label_cell == c.label:
             self.outcome.already_correct += 1
@@ -296,7 +306,7 @@ class _RowEdit:
 
     def __init__(self, project: Project, corrections: list[Correction], *, split: str, drop_ambiguous: bool,
                  record: mapping.FileMapping | None, base: mapping.FileMapping | None, given: dict[str, str],
-                 outcome: _Outcome, keep_removed_classes: bool = False):
+                 outcome: _Outcome, keep_removed_classes: bool = False, drop_ids: frozenset[str] = frozenset()):
         self.project = project
         self.corrections = corrections
         self.split = split
@@ -306,6 +316,7 @@ class _RowEdit:
         self.given = given
         self.outcome = outcome
         self.keep_removed_classes = keep_removed_classes
+        self.drop_ids = drop_ids
         self.roles: _Roles | None = None
         self.rows: tuple[int, int] | None = None  # where the examples of the file being corrected are stored
         files = mapping.files_of(project)
@@ -316,7 +327,7 @@ class _RowEdit:
     def begin(self, path: Path, header: list[str]) -> _Roles:
         self.roles = self._roles(path, header)
         self.plan = _Plan(self.roles.role, self.corrections, self.split, self.drop_ambiguous, self.project, path.parent,
-                          keep_removed_classes=self.keep_removed_classes)
+                          keep_removed_classes=self.keep_removed_classes, drop_ids=self.drop_ids)
         # a sample of the project's keys of the split; the rewrite notes which of them the file holds
         sample = _key_sample(self.project, self.roles.role, self.split, self.rows)
         self.plan.sample = set(sample)
@@ -474,6 +485,8 @@ class ExportResult:
     rows: int = 0  # rows in the source file
     relabelled: int = 0
     dropped: int = 0
+    dropped_leaks: int = 0  # leaking duplicates left out (--drop-leaks)
+    leaking_groups: int | None = None  # groups in leakage.csv (None: no scan, no file)
     already_correct: int = 0
     without_label: int = 0  # tagged mislabeled in this split but no corrected label given
     unmatched: list[str] = field(default_factory=list)
@@ -491,6 +504,7 @@ class ExportResult:
             "rows": self.rows,
             "relabelled": self.relabelled,
             "dropped_ambiguous": self.dropped,
+            "dropped_leaks": self.dropped_leaks,
             "already_correct": self.already_correct,
             "mislabeled_without_label": self.without_label,
             "unmatched": {"count": len(self.unmatched), "examples": self.unmatched[:SHOWN]},
@@ -507,6 +521,8 @@ class ExportResult:
             out.append(
                 f"  {self.corrected_file.name}: {self.relabelled} {self.split} labels corrected"
                 + (f", {self.dropped} ambiguous {self.split} rows left out" if self.dropped else "")
+                + (f", {self.dropped_leaks} {self.split} rows that duplicate training images left out"
+                   if self.dropped_leaks else "")
                 + f" ({self.rows} rows in {self.source_file.name}; matched by column {self.match_by!r})"
             )
         if self.already_correct:
@@ -545,6 +561,7 @@ def export_all(
     split: str = "train",
     columns: dict[str, str] | None = None,
     keep_removed_classes: bool = False,
+    drop_leaks: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> ExportResult:
@@ -555,7 +572,11 @@ def export_all(
     ``split="train"`` it is also registered for later exports). ``columns``: role -> column of that
     file, where its columns do not map by themselves. Raises :class:`ExportProblem` with a clear
     message (nothing replaced) or :class:`ExportCancelled`. A correction to a class that a later
-    import removed is left out, with a warning, unless ``keep_removed_classes``."""
+    import removed is left out, with a warning, unless ``keep_removed_classes``.
+
+    Where the project was scanned (``labeler scan``) and duplicates leak across splits or carry
+    conflicting labels, leakage.csv lists them; ``drop_leaks`` leaves the dev and test rows of
+    leaking groups out of the corrected copy (a dev or test export; a training copy keeps its rows)."""
     report = progress or (lambda stage, frac: None)
     if fmt not in FORMATS:
         raise ExportProblem(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -587,6 +608,9 @@ def export_all(
     names = [CORRECTIONS_FILE, *TALLY_FILES, SUMMARY_FILE, REPORT_FILE]
     if target is not None:
         names.insert(1, corrected_name(target, fmt))
+    leakage = _leakage(project, drop_leaks)
+    if leakage is not None:
+        names.append(LEAKAGE_FILE)
     blind = annotations.labels(project)
     if blind:
         names.append(AGREEMENT_FILE)
@@ -638,10 +662,18 @@ def export_all(
             figures = agreed.to_json()
             figures.update(agreement.decomposition(summary["splits"], agreed.human))
             staged.write_text(AGREEMENT_FILE, json.dumps(figures, indent=2, default=_json_default) + "\n")
+        drop_ids = frozenset()
+        if leakage is not None:
+            groups, drop_ids = leakage
+            if not drop_leaks:
+                drop_ids = frozenset()
+            staged.write_text(LEAKAGE_FILE, leakage_csv(project, groups, decisions, drop_ids, split))
+            result.leaking_groups = len(groups)
         if target is not None:
             _write_corrected(project, target, kind, names[1], staged, corrections, result,
                              split=split, drop_ambiguous=drop_ambiguous, fmt=fmt, files=files,
                              columns=dict(columns or {}), keep_removed_classes=keep_removed_classes,
+                             drop_ids=drop_ids,
                              progress=lambda s, f: report(s, 0.05 + 0.75 * f), cancel=cancel)
         check_cancel()
         report("tally", 0.8)
@@ -679,14 +711,14 @@ def export_all(
 
 def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, staged: fileops.Staged,
                      corrections: list[Correction], result: ExportResult, *, split, drop_ambiguous, fmt, files,
-                     columns, keep_removed_classes, progress, cancel) -> None:
+                     columns, keep_removed_classes, progress, cancel, drop_ids=frozenset()) -> None:
     out_kind = kind.name if fmt == "same" else fmt
     record = mapping.find(files, target)
     holders = mapping.holding(files, split)
     base = record if record is not None and record.splits.get(split) else (holders[0] if holders else record)
     outcome = _Outcome()
     edit = _RowEdit(project, corrections, split=split, drop_ambiguous=drop_ambiguous, record=record, base=base,
-                    given=columns, outcome=outcome, keep_removed_classes=keep_removed_classes)
+                    given=columns, outcome=outcome, keep_removed_classes=keep_removed_classes, drop_ids=drop_ids)
     delimiter = record.delimiter if record is not None else None
     result.source_file = target
     if out_kind == kind.name and kind.delimited:
@@ -707,6 +739,7 @@ def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, s
     result.rows = outcome.rows
     result.relabelled = outcome.relabelled
     result.dropped = outcome.dropped
+    result.dropped_leaks = outcome.dropped_leaks
     result.already_correct = outcome.already_correct
     result.label_changed = outcome.label_changed
     result.without_label = plan.without_label
@@ -732,3 +765,46 @@ def _json_default(o):
     if isinstance(o, (set, frozenset)):
         return sorted(o)
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+# --------------------------------------------------------------------------------------------
+# duplicates that leak across splits or conflict (labeler.core.quality.duplicates)
+
+
+def _uncorrected(project: Project, ids) -> list[Correction]:
+    """Examples named by id as rows of a plan (e.g. to drop) that no decision corrects."""
+    out = []
+    for eid in sorted(ids):
+        ex = project.example(eid, topk=False)
+        if ex is not None:
+            out.append(Correction(eid, ex["split"], ex["row"], ex.get("path"), ex.get("text"), ex.get("label"), Decision()))
+    return out
+
+
+def _leakage(project: Project, drop_leaks: bool):
+    """(the leaking or conflicting duplicate groups, the dev/test ids of the leaking ones), or None
+    when the project has no scan (``drop_leaks`` then refused: there is nothing to drop by)."""
+    from .quality import duplicates, scan
+
+    if not len(scan.load(project)):
+        if drop_leaks:
+            raise ExportProblem("--drop-leaks needs the images scanned first: run `labeler scan`")
+        return None
+    groups = [g for g in duplicates.find(project).groups if g.leak or g.conflict]
+    return groups, frozenset(m.id for g in groups for m in g.leaking)
+
+
+def leakage_csv(project: Project, groups, decisions: dict[str, Decision], dropped: frozenset[str], split: str) -> str:
+    """leakage.csv: one row per member of a duplicate group that leaks across splits or has
+    conflicting labels, with the reviewer's verdict on it and whether this export left its row out."""
+    header = ["group", "kind", "leak", "conflict", "id", "split", "path", "given_label", "corrected_label",
+              "tags", "dropped"]
+    lines = [delimited.record(header)]
+    for n, g in enumerate(groups, 1):
+        for m in g.members:
+            d = decisions.get(m.id, Decision())
+            row = [str(n), g.kind, str(g.leak).lower(), str(g.conflict).lower(), m.id, m.split or "",
+                   project.path_at(m.row) or "", m.label or "", d.label or "", ";".join(sorted(d.tags)),
+                   str(m.id in dropped and m.split == split).lower()]
+            lines.append(delimited.record([tally_format.spreadsheet_safe(v) for v in row]))
+    return "".join(lines)

@@ -20,7 +20,7 @@ EXPECTED = {
     "choose_label": ["L"], "mislabeled": ["M"], "ambiguous": ["A"], "very_hard": ["H"], "very_easy": ["E"],
     **{f"error_type_{i}": [str(i)] for i in range(1, 10)}, "note": ["N"], "undo": ["Ctrl+Z"],
     "redo": ["Ctrl+Shift+Z", "Ctrl+Y"], "help": ["F1", "?"], "zoom_in": ["+", "="], "zoom_out": ["-"],
-    "zoom_reset": ["0"],
+    "zoom_reset": ["0"], "page_down": ["PgDown"], "page_up": ["PgUp"],
 }
 
 

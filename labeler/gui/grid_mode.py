@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # session functions that act on the grid's selection (the others act on the current item)
 ON_SELECTION = {"accept_prediction", "set_label", "toggle_tag", "toggle_error_type", "set_note"}
 # actions whose keys the grid takes for itself while it is shown
-GRID_KEYS = {"next", "prev", "skip"}
+GRID_KEYS = {"next", "prev", "skip", "page_down", "page_up"}
 
 
 class GridMode:
@@ -74,6 +74,16 @@ class GridMode:
         s = self.window.session
         if s is not None and s.items == self.grid.model_.items and row != s.position:
             s.goto(row)
+
+    def zoom(self, step: int) -> bool:
+        """+/-/0 in the grid: bigger or smaller thumbnails (0: the default size). False when the grid
+        is not shown (the single view zooms)."""
+        if not self.active:
+            return False
+        from .grid_view import THUMB
+
+        self.grid.set_thumb(THUMB if step == 0 else round(self.grid.thumb * (1.25 if step > 0 else 0.8)))
+        return True
 
     def call_kwargs(self, method: str) -> dict:
         """``ids=`` the selection, for a decision made while the grid is shown."""

@@ -78,9 +78,10 @@ class ImageView(QWidget):
         if self._image is None or image.isNull():
             self.set_image(image)
             return
-        ratio = image.width() / self._image.width()
+        # per axis: a fitted decode rounds width and height separately (1600x1200 -> 933x700)
+        rx, ry = image.width() / self._image.width(), image.height() / self._image.height()
         self._image = image
-        self._center = self._center * ratio
+        self._center = QPointF(self._center.x() * rx, self._center.y() * ry)
         self._forget_pixmaps()
         self._clamp_center()
         self.update()

@@ -12,13 +12,14 @@ import os
 
 from PySide6.QtCore import QTimer, Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel, QStackedWidget, QTextBrowser, QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 
 from labeler.core.images import Decoded
 from labeler.core.session import ReviewSession
 
 from .image_view import ImageView
 from .prefetch import ImagePrefetcher
+from .text_view import TextView
 
 AHEAD = 8  # items decoded ahead of the current one (and one behind)
 AHEAD_DELAY_MS = 15
@@ -32,9 +33,7 @@ class ItemView(QStackedWidget):
     def __init__(self, parent: QWidget | None = None, *, view_class: type[ImageView] = ImageView):
         super().__init__(parent)
         self.image_view = view_class()
-        self.text_view = QTextBrowser()
-        self.text_view.setOpenLinks(False)
-        self.text_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.text_view = TextView()
         self.message = QLabel()
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
@@ -96,7 +95,7 @@ class ItemView(QStackedWidget):
             ex = s.example(eid, topk=False)
             self._current = None
             self._shown_id = None
-            self.text_view.setPlainText((ex or {}).get("text") or "(this example has neither an image nor a text)")
+            self.text_view.set_text((ex or {}).get("text") or "(this example has neither an image nor a text)")
             self.setCurrentWidget(self.text_view)
             self.shown.emit(eid)
         else:
@@ -150,6 +149,24 @@ class ItemView(QStackedWidget):
         hit, shown = self.prefetcher.get(self._sharp, None), self.image_view.image()
         if isinstance(hit, QImage) and shown is not None and hit.width() > shown.width():
             self.image_view.replace_image(hit)
+
+    # -- keys that act on what is shown -----------------------------------------------------------
+    def _shown_view(self):
+        return self.text_view if self.currentWidget() is self.text_view else self.image_view
+
+    def zoom_in(self) -> None:
+        self._shown_view().zoom_in()
+
+    def zoom_out(self) -> None:
+        self._shown_view().zoom_out()
+
+    def zoom_reset(self) -> None:
+        self._shown_view().zoom_reset()
+
+    def page(self, step: int) -> None:
+        """PgDn/PgUp: a long text scrolls by a screenful (an image has nothing to scroll)."""
+        if self.currentWidget() is self.text_view:
+            self.text_view.page(step)
 
     def decode_size(self) -> tuple[int, int]:
         """The image view's size in device pixels: decoded images fit it exactly, so painting is a blit."""

@@ -38,6 +38,8 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("zoom_in", "Zoom in", "View"),
     ("zoom_out", "Zoom out", "View"),
     ("zoom_reset", "Fit to window", "View"),
+    ("page_down", "Scroll a long text down a screenful", "View"),
+    ("page_up", "Scroll a long text up a screenful", "View"),
     ("grid", "Grid of the queue / single item (decision keys apply to all selected)", "View"),
     ("panels", "Show or hide the analysis panels (tally, confusion matrix, dashboard)", "View"),
     ("help", "Show these keys", "Help"),

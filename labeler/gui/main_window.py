@@ -103,7 +103,6 @@ class MainWindow(QMainWindow):
     # -- keys -> session ------------------------------------------------------------------------
     def _handlers(self) -> dict:
         call = lambda name, *a: (lambda: self._do(name, *a))
-        view = self.item_view.image_view
         return {
             "next": lambda: self._move("next", +1), "prev": lambda: self._move("prev", -1),
             "skip": lambda: self._move("skip", +1), "jump": self.jump_dialog, "grid": self.grid_mode.toggle,
@@ -113,7 +112,11 @@ class MainWindow(QMainWindow):
             **{k: call("toggle_tag", tag) for k, tag in keymapmod.TAGS.items()},
             **{f"error_type_{i}": call("toggle_error_type", i) for i in range(1, 10)},
             "undo": call("undo"), "redo": call("redo"),
-            "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_reset": view.zoom_reset,
+            # zoom what is shown: the image, the text, or the grid's thumbnails
+            "zoom_in": lambda: self.grid_mode.zoom(+1) or self.item_view.zoom_in(),
+            "zoom_out": lambda: self.grid_mode.zoom(-1) or self.item_view.zoom_out(),
+            "zoom_reset": lambda: self.grid_mode.zoom(0) or self.item_view.zoom_reset(),
+            "page_down": lambda: self.item_view.page(+1), "page_up": lambda: self.item_view.page(-1),
             "help": self.toggle_help,
         }
 
@@ -197,7 +200,7 @@ class MainWindow(QMainWindow):
         s = self.session
         has_item = s is not None and s.current_id is not None
         for name, action in self.actions.items():
-            if name.startswith("zoom") or name in ("help", "panels"):
+            if name.startswith(("zoom", "page_")) or name in ("help", "panels"):
                 continue
             action.setEnabled(has_item)
         for name in grid_mode.GRID_KEYS:  # their keys move the grid's cursor there
@@ -474,7 +477,8 @@ class MainWindow(QMainWindow):
             self.order_actions[order] = act
 
         view = bar.addMenu("&View")
-        view.addActions([a["grid"], a["panels"], a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
+        view.addActions([a["grid"], a["panels"], a["zoom_in"], a["zoom_out"], a["zoom_reset"], a["page_down"],
+                         a["page_up"]])
         view.addSeparator()
         themes = view.addMenu("&Theme")
         tgroup = QActionGroup(self)

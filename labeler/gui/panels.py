@@ -42,7 +42,7 @@ class ProbBars(BarRows):
 
     ROW = 22
     SCALE = 1.0
-    LABEL_MAX = 110
+    LABEL_MAX = 150  # positive_sentiment whole; longer names are elided in the middle
     TEXT_MIN = "100.0%"
     TEXT_ALIGN = Qt.AlignmentFlag.AlignRight
     EMPTY = "no probabilities"

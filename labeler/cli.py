@@ -19,6 +19,8 @@ from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_typ
                          location_warnings)
 
 PROJECT_SUFFIX = ".labeler.db"
+LABEL_MODE = "\0label the unlabeled"  # `review --label` without a class
+LABEL_ORDERS = ("uncertainty", "entropy", "least-confidence", "random", "file", "pred")
 
 
 class _DefaultToReview(click.Group):
@@ -137,7 +139,7 @@ def _progress_printer():
 
 
 @main.command("import")
-@click.argument("predictions", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("predictions", nargs=-1, required=True, type=click.Path(exists=True))
 @project_option
 @click.option("--add", is_flag=True, help="Add the file(s) to an existing project (refused if there is none).")
 @click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
@@ -242,14 +244,17 @@ def summary(project, as_json):
 
 def queue_options(f):
     f = click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))(f)
-    f = click.option("--order", default=None, type=click.Choice(list(queuemod.ORDERS)),
+    f = click.option("--order", default=None, type=click.Choice(list(dict.fromkeys(queuemod.ORDERS + LABEL_ORDERS))),
                      help="random (seeded; default), loss (highest first), confidence (most confident mistakes"
-                          " first), quality (likeliest wrong label first), file.")(f)
+                          " first), quality (likeliest wrong label first), file; with --label (labeling): uncertainty"
+                          " (default), entropy, least-confidence, random, file, pred.")(f)
     f = click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random order.")(f)
     f = click.option("--scope", default=None, type=click.Choice([s for s in queuemod.SCOPES if s not in ("slice", "duplicates")]),
                      help="errors (misclassified; default), all examples, flagged label issues, or disagreements (reviewers' blind labels disagree)"
                           " (default with --order quality: all).")(f)
-    f = click.option("--label", help="Only examples whose given label is LABEL.")(f)
+    f = click.option("--label", is_flag=False, flag_value=LABEL_MODE, default=None,
+                     help="Only examples whose given label is LABEL. `labeler review --label` without a class"
+                          " labels the unlabeled examples instead (put it before the file).")(f)
     f = click.option("--pred", help="Only examples predicted as PRED.")(f)
     f = click.option("--pair", metavar="GIVEN,PRED", help="One cell of the confusion matrix.")(f)
     f = click.option("--unreviewed", is_flag=True, help="Leave out reviewed examples.")(f)
@@ -258,6 +263,10 @@ def queue_options(f):
 
 
 def make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test) -> queuemod.QueueSpec:
+    if label == LABEL_MODE:
+        _fail("--label needs a class name here (`labeler review --label` alone labels the unlabeled examples)")
+    if order in LABEL_ORDERS and order not in queuemod.ORDERS:
+        _fail(f"--order {order} orders the unlabeled examples: it goes with `labeler review --label`")
     if pair:
         given, sep, predicted = pair.partition(",")
         if not sep:
@@ -358,7 +367,7 @@ def confusion(project, split, as_json):
 
 
 @main.command()
-@click.argument("source", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("source", required=False, type=click.Path(exists=True))
 @project_option
 @queue_options
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False), help="Error types, one per line.")
@@ -371,12 +380,49 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
     """Open the review window on a predictions file (imported first) or a project."""
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
+    if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder
+        _import_folder(source, project)
+        label = LABEL_MODE
+    if label == LABEL_MODE:
+        explicit = click.get_current_context().get_parameter_source("split") != click.core.ParameterSource.DEFAULT
+        _review_label(source, project, split if explicit else None, order, seed, reviewer)
     spec = make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test)
     try:
         from .gui.app import run
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
     sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer))
+
+def _review_label(source, project, split, order, seed, reviewer) -> None:
+    """`labeler review --label`: label the unlabeled examples, with the model's suggestion."""
+    from .core.labeling import LabelSpec
+
+    if order is not None and order not in LABEL_ORDERS:
+        _fail(f"--order {order}: labeling orders the unlabeled examples by {', '.join(LABEL_ORDERS)}")
+    path = _project_of(source, project)
+    try:
+        from .gui.blind_window import run_blind
+    except ImportError as e:
+        _fail(f"the review window cannot start: {e}")
+    sys.exit(run_blind(path, LabelSpec(split=split, order=order or "uncertainty", seed=seed), reviewer, label=True))
+
+
+def _import_folder(source, project) -> None:
+    """A folder given to `labeler review` is imported (again: new images join) before labeling."""
+    try:
+        summary = import_predictions(source, project)
+    except (ImportProblem, ProjectError) as e:
+        _fail(str(e))
+    click.echo(summary.lines()[0], err=True)
+
+
+def _project_of(source, project) -> Path:
+    """The project to open: --project, else the one made from SOURCE (a file or a folder), else here."""
+    path = Path(project) if project else None
+    if path is None and source is not None:
+        path = Path(source) if str(source).endswith(PROJECT_SUFFIX) else default_project_path(source)
+    return _find_project(str(path) if path else None)
+
 
 def _review_blind(source, project, split, seed, sample, reviewer) -> None:
     """`labeler review --blind`: the blind-labeling window on the project (made from SOURCE)."""
@@ -387,10 +433,7 @@ def _review_blind(source, project, split, seed, sample, reviewer) -> None:
     if split == "test":
         click.echo("Warning: blind labels of the test split measure human error there; they change nothing"
                    " in the test set", err=True)
-    path = Path(project) if project else None
-    if path is None and source is not None:
-        path = Path(source) if str(source).endswith(PROJECT_SUFFIX) else default_project_path(source)
-    path = _find_project(str(path) if path else None)
+    path = _project_of(source, project)
     try:
         from .gui.blind_window import run_blind
     except ImportError as e:

@@ -36,6 +36,25 @@ def labels(project: Project) -> dict[str, dict[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class OwnLabel:
+    example_id: str
+    reviewer: str
+    label: str
+    source: str
+    labeled_at: str
+
+
+def records(project: Project, *, sources: tuple[str, ...] | None = None) -> list[OwnLabel]:
+    """Every stored label with who gave it, how and when (``sources``: only these), oldest first."""
+    try:
+        rows = project.conn.execute(
+            "SELECT example_id, reviewer, label, source, labeled_at FROM reviewer_labels ORDER BY labeled_at").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    return [OwnLabel(*r) for r in rows if sources is None or r[3] in sources]
+
+
 def label_of(project: Project, example_id: str, reviewer: str) -> str | None:
     try:
         row = project.conn.execute("SELECT label FROM reviewer_labels WHERE example_id = ? AND reviewer = ?",

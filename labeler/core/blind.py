@@ -43,34 +43,29 @@ class BlindChange:
 Listener = Callable[[str], None]  # "moved" or "labeled"
 
 
-class BlindSession:
-    """Walks the sample; every label is written (one transaction) before the call returns."""
+class OwnLabelSession:
+    """Walks a list of examples giving each one the reviewer's own label (stored with
+    :mod:`labeler.core.annotations`); every label is written (one transaction) before the call
+    returns. :class:`BlindSession` and :class:`labeler.core.labeling.LabelSession` choose the list."""
 
-    def __init__(self, project: Project, spec: BlindSpec, reviewer: str):
-        if not reviewer or not reviewer.strip():
-            raise ProjectError("blind labeling needs --reviewer NAME: a blind label is one reviewer's label")
-        if spec.split not in SPLITS:
-            raise ProjectError(f"unknown split {spec.split!r}")
-        if spec.sample is not None and spec.sample < 1:
-            raise ProjectError(f"--sample {spec.sample}: give a positive number of examples")
+    source = annotations.BLIND  # what the stored labels say they are
+
+    def __init__(self, project: Project, spec, reviewer: str, items: list[str]):
         self.project = project
         self.spec = spec
         self.reviewer = reviewer.strip()
         self.classes = list(project.classes)
-        frame = framemod.load(project)
-        ids = frame.loc[frame["split"] == spec.split, "id"].to_numpy()
-        order = np.random.default_rng(spec.seed).permutation(len(ids))
-        if spec.sample is not None:
-            order = order[: spec.sample]
-        self.items: list[str] = [str(ids[i]) for i in order]
-        self._paths = dict(zip(frame["id"].tolist(), project.examples_table().column("path").to_pylist()))
+        self.items: list[str] = items
+        table = project.examples_table()
+        self._paths = dict(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
         mine = annotations.labels(project).get(self.reviewer, {})
         self._labels = {eid: mine[eid] for eid in self.items if eid in mine}
         self._undo: list[BlindChange] = []
         self._redo: list[BlindChange] = []
         self._listeners: list[Listener] = []
-        self.session_id = None if project.readonly else project.start_session(self.reviewer, {"blind": spec.describe()})
+        self.session_id = None if project.readonly else project.start_session(self.reviewer, {"own labels": spec.describe()})
         self.position = next((i for i, eid in enumerate(self.items) if eid not in self._labels), 0)
+
 
     # -- what the view asks ------------------------------------------------------------------
     @property
@@ -115,14 +110,14 @@ class BlindSession:
             return
         self.pick(self.classes[index])
 
-    def pick(self, label: str) -> None:
+    def pick(self, label: str, *, source: str | None = None) -> None:
         """Label the current example (``L`` chooses any class), then move on."""
         eid = self.current_id
         if eid is None:
             return
         if label not in self.classes:
             raise ProjectError(f"{label!r} is not a class of this project")
-        self._set(eid, label, record=True)
+        self._set(eid, label, record=True, source=source)
         self.next()
 
     def skip(self) -> None:
@@ -167,8 +162,9 @@ class BlindSession:
             self.project.end_session(self.session_id, len(self._labels))
 
     # -- internals ---------------------------------------------------------------------------
-    def _set(self, eid: str, label: str | None, *, record: bool) -> None:
-        before = annotations.set_label(self.project, eid, self.reviewer, label, session_id=self.session_id)
+    def _set(self, eid: str, label: str | None, *, record: bool, source: str | None = None) -> None:
+        before = annotations.set_label(self.project, eid, self.reviewer, label, session_id=self.session_id,
+                                       source=source or self.source)
         if label is None:
             self._labels.pop(eid, None)
         else:
@@ -182,3 +178,21 @@ class BlindSession:
         if eid in self.items:
             self.position = self.items.index(eid)
         self._emit("moved")
+
+
+class BlindSession(OwnLabelSession):
+    """Blind labels of a seeded random sample of a split."""
+
+    def __init__(self, project: Project, spec: BlindSpec, reviewer: str):
+        if not reviewer or not reviewer.strip():
+            raise ProjectError("blind labeling needs --reviewer NAME: a blind label is one reviewer's label")
+        if spec.split not in SPLITS:
+            raise ProjectError(f"unknown split {spec.split!r}")
+        if spec.sample is not None and spec.sample < 1:
+            raise ProjectError(f"--sample {spec.sample}: give a positive number of examples")
+        frame = framemod.load(project)
+        ids = frame.loc[frame["split"] == spec.split, "id"].to_numpy()
+        order = np.random.default_rng(spec.seed).permutation(len(ids))
+        if spec.sample is not None:
+            order = order[: spec.sample]
+        super().__init__(project, spec, reviewer, [str(ids[i]) for i in order])

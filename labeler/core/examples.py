@@ -143,8 +143,10 @@ def build_examples(
     *,
     classes: list[str] | None = None,
     split: str | None = None,
+    predictions: bool = True,
 ) -> Examples:
-    """Check ``table`` and derive what the project stores. The ids are checked on a second thread
+    """Check ``table`` and derive what the project stores. ``predictions=False``: a table that has
+    none (a folder of images); every example's prediction is then empty. The ids are checked on a second thread
     while this one reads the probabilities (Arrow and numpy let go of the GIL): their problems are
     still reported in the order the checks come in."""
     ids = _string_array(table.frame, cmap.roles["id"]) if "id" in cmap.roles else None
@@ -154,7 +156,8 @@ def build_examples(
                    for role in ("pred", "split") if role in cmap.roles}
         reached_ids = threading.Event()
         try:
-            ex = _build_examples(table, cmap, ids, reached_ids, encoded, classes=classes, split=split)
+            ex = _build_examples(table, cmap, ids, reached_ids, encoded, classes=classes, split=split,
+                                 predictions=predictions)
         except ImportProblem:
             if checked is not None and reached_ids.is_set():
                 checked.result()  # an id problem comes before the later checks'
@@ -191,6 +194,7 @@ def _build_examples(
     *,
     classes: list[str] | None,
     split: str | None,
+    predictions: bool = True,
 ) -> Examples:
     path, frame, n = table.path, table.frame, len(table.frame)
     roles = cmap.roles
@@ -240,7 +244,7 @@ def _build_examples(
         missing.append("label (the given label: label, ground_truth, target, y_true, ...)")
     if "path" not in roles and "text" not in roles:
         missing.append("path or text (the example: path, filepath, image, ... or text, sentence, ...)")
-    if "pred" not in roles and probs is None:
+    if "pred" not in roles and probs is None and predictions:
         missing.append("pred or probabilities (pred, prediction, y_pred, ... or p_<class> columns)")
     if missing:
         raise MissingColumns(
@@ -319,7 +323,9 @@ def _build_examples(
                 f"{int(off.sum())} rows have probabilities that do not sum to 1 (beyond {SUM_TOLERANCE:g}),"
                 f" e.g. {_problem_rows(table, off, 3)}; the values are kept as they are"
             )
-    if pred_codes is None:
+    if pred_codes is None and probs is None:
+        pred_idx = np.full(n, -1, dtype=np.int64)  # no predictions (a folder of images)
+    elif pred_codes is None:
         pred_idx = probs.argmax()
     else:
         # -3: an empty cell, the argmax of the probabilities where there are any
@@ -372,7 +378,7 @@ def _build_examples(
             right = labeled & (label_idx == pred_idx)
             est = np.where(right, confidence, 1.0 - confidence)
             loss = np.where(labeled, -np.log(np.clip(est, 1e-12, None)), np.nan)
-    wrong = labeled & (label_idx != pred_idx)
+    wrong = labeled & (pred_idx >= 0) & (label_idx != pred_idx)
 
     paths = _string_array(frame, roles["path"]) if "path" in roles else None
     texts = _string_array(frame, roles["text"]) if "text" in roles else None

@@ -155,10 +155,21 @@ def import_predictions(
             raise ImportProblem(
                 f"{job.path}: no such file; the project {project_path.name} holds it (imported before), so it is"
                 " read again with every import. Put it back, or make a new project without it")
-        table, cmap = _read_one(job, notes)
-        read[i] = (job, table, cmap)
-        built[i] = build_examples(table, cmap, classes=classes, split=job.split)
+        read[i] = (job, *_read_one(job, notes))
         check_cancel()
+    # a predictions file for the images of a folder the project holds joins the folder's examples
+    attached = _attach(read, notes)
+    for i in order:
+        if read[i] is None:
+            continue
+        job, table, cmap = read[i]
+        folder_alone = job.kind == "folder" and not any(a.attached_to == str(job.path) for a in attached)
+        built[i] = build_examples(table, cmap, split=job.split, predictions=not folder_alone,
+                                  classes=classes if classes is not None or not folder_alone
+                                  else _folder_classes(job, table))
+        check_cancel()
+    read = [r for r in read if r is not None]
+    built = [b for b in built if b is not None]
     report("checking", 0.3)
     if not add:
         read, built = _replacements(read, built, notes)
@@ -177,16 +188,17 @@ def import_predictions(
             prefix = held.id_prefix if held is not None else (f"{job.path.name}:" if several else "")
             if prefix:
                 ex.ids = pc.binary_join_element_wise(prefix, ex.ids, "")
-        if several and ex.path is not None and job.path.parent != jobs[0].path.parent:
-            ex.path = _absolute(ex.path, job.path.parent)
+        if several and ex.path is not None and _base_dir(job.path) != _base_dir(jobs[0].path):
+            ex.path = _absolute(ex.path, _base_dir(job.path))
         counts = np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()
         records.append(mapping.FileMapping(
-            path=str(job.path), kind=formats.kind_of(job.path).name, gz=formats.kind_of(job.path).gz,
+            path=str(job.path), kind=job.kind, gz=formats.kind_of(job.path).gz,
             delimiter=table.delimiter, roles=dict(cmap.roles), prob_columns=dict(cmap.prob_columns),
             given=job.given, split=job.split, id_prefix=prefix, rows=len(ex.ids),
             splits={sp: c for sp, c in zip(SPLITS, counts) if c},
             imported_at=now_iso() if job.named else job.mapping.imported_at,
         ))
+    records += attached
     ex = built[0] if len(built) == 1 else concat([(j.path, e) for (j, _, _), e in zip(read, built)])
     report("writing", 0.55)
     summary = _write(project_path, jobs[0].path, ex, train_file, report, check_cancel, records)
@@ -215,6 +227,10 @@ class _Job:
     split: str | None
     named: bool  # named in this import (else: held by the project, read again as it was)
     replaces: mapping.FileMapping | None = None  # a file of the project this one takes the place of
+
+    @property
+    def kind(self) -> str:
+        return formats.kind_of(self.path).name
 
 
 def _replacements(read: list, built: list[Examples], notes: list[str]) -> tuple[list, list[Examples]]:
@@ -248,6 +264,101 @@ def _keys(ex: Examples, cmap: colmod.ColumnMap) -> pa.Array | None:
     if "id" in cmap.roles:
         return ex.ids
     return ex.path if ex.path is not None else ex.text
+
+
+def _folder_classes(job: _Job, table: Table) -> list[str]:
+    """A folder's class order without --classes: its class folders' names, sorted (as torchvision's
+    ImageFolder numbers them)."""
+    from .formats import folder
+
+    found = folder.classes_of(table)
+    if not found:
+        raise ImportProblem(f"{job.path}: no class folders (DIR/<class>/image.jpg) and no --classes: name the"
+                            " classes to label with, e.g. --classes cat,dog,bird")
+    return found
+
+
+def _attach(read: list, notes: list[str]) -> list[mapping.FileMapping]:
+    """Predictions files for the images of a folder the project holds: their columns (prediction,
+    probabilities, metadata) join the folder's table row by row, matched by id or path (relative to the
+    folder); the folder's own id, path, label and split win. Such a file adds no examples; its record
+    says which folder it belongs to. Every image of the folder needs its prediction."""
+    folders = [(k, r) for k, r in enumerate(read) if r is not None and r[0].kind == "folder"]
+    out = []
+    if not folders:
+        return out
+    for k, entry in enumerate(read):
+        if entry is None or entry[0].kind == "folder":
+            continue
+        job, table, cmap = entry
+        target = None
+        if job.mapping is not None and job.mapping.attached_to:
+            target = next((f for f in folders if mapping.same_path(f[1][0].path, job.mapping.attached_to)), None)
+        elif job.mapping is None:
+            target = next((f for f in folders if _matches(f[1][1], f[1][0].path, table, cmap, job.path) > 0.5), None)
+        if target is None:
+            continue
+        fk, (fjob, ftable, fcmap) = target
+        combined, ccmap = _joined(fjob.path, ftable, job.path, table, cmap)
+        read[fk] = (fjob, combined, ccmap)
+        read[k] = None
+        notes.append(f"{job.path.name}: the predictions of the images of {fjob.path.name}")
+        out.append(mapping.FileMapping(
+            path=str(job.path), kind=job.kind, gz=formats.kind_of(job.path).gz, delimiter=table.delimiter,
+            roles=dict(cmap.roles), prob_columns=dict(cmap.prob_columns), given=job.given, rows=0,
+            attached_to=str(fjob.path), imported_at=now_iso() if job.named else job.mapping.imported_at))
+    return out
+
+
+def _keys_of(folder: Path, table: Table, cmap: colmod.ColumnMap, path: Path) -> list[str] | None:
+    """The images a predictions file names, as paths relative to ``folder`` (by its id, else its path)."""
+    if "id" in cmap.roles:
+        return table.frame.text(cmap.roles["id"]).to_pylist() if hasattr(table.frame, "text") else \
+            [str(v) for v in table.frame[cmap.roles["id"]].tolist()]
+    if "path" not in cmap.roles:
+        return None
+    cells = table.frame.text(cmap.roles["path"]).to_pylist() if hasattr(table.frame, "text") else \
+        [str(v) for v in table.frame[cmap.roles["path"]].tolist()]
+    out = []
+    for c in cells:
+        full = os.path.normpath(os.path.join(str(path.parent), os.path.expanduser(c)))
+        out.append(os.path.relpath(full, str(folder)).replace(os.sep, "/"))
+    return out
+
+
+def _matches(ftable: Table, folder: Path, table: Table, cmap: colmod.ColumnMap, path: Path) -> float:
+    keys = _keys_of(folder, table, cmap, path)
+    if not keys:
+        return 0.0
+    ids = set(ftable.frame.text("id").to_pylist())
+    return sum(k in ids for k in keys) / len(keys)
+
+
+def _joined(folder: Path, ftable: Table, path: Path, table: Table, cmap: colmod.ColumnMap):
+    """The folder's table with the predictions file's other columns, row by row."""
+    keys = _keys_of(folder, table, cmap, path)
+    ids = ftable.frame.text("id").to_pylist()
+    at = {k: i for i, k in enumerate(keys)}
+    missing = [i for i in ids if i not in at]
+    if missing:
+        raise ImportProblem(
+            f"{path}: no prediction for {len(missing)} of the {len(ids)} images of {folder} (e.g."
+            f" {', '.join(repr(m) for m in missing[:3])}); every image needs one (matched by id or path)")
+    order = pa.array([at[i] for i in ids])
+    theirs = table.frame._table if isinstance(table.frame, formats.ArrowColumns) else \
+        pa.Table.from_pandas(table.frame, preserve_index=False)
+    mine = ftable.frame._table
+    skip = {cmap.roles.get(r) for r in ("id", "path", "text", "label", "split")} | set(mine.column_names)
+    columns = {name: mine.column(name) for name in mine.column_names}
+    for name in theirs.column_names:
+        if name not in skip:
+            columns[name] = theirs.column(name).take(order)
+    joined = pa.table(columns)
+    roles = {r: c for r, c in cmap.roles.items() if r not in ("id", "path", "text", "label", "split")}
+    roles.update({r: r for r in ("id", "path", "label", "split") if r in mine.column_names})
+    floats = {c for c in table.float_columns if c in columns}
+    new = Table(folder, list(columns), formats.ArrowColumns(joined), first_line=0, float_columns=floats)
+    return new, colmod.ColumnMap(roles, {k: v for k, v in cmap.prob_columns.items() if v in columns})
 
 
 def _recorded(project_path: Path) -> list[mapping.FileMapping]:
@@ -432,6 +543,11 @@ def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
         _release_final_lock(t.final_lock, project_path)
 
 
+def _base_dir(source: Path) -> Path:
+    """What relative paths are relative to: a predictions file's folder, or the folder of images."""
+    return source if source.is_dir() else source.parent
+
+
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
            records: list[mapping.FileMapping]) -> ImportSummary:
     # Work handed to other threads (Arrow encoding, the file listing, an early flush: all let go of
@@ -448,7 +564,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
     encoding = pool.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
     listing = None
     if ex.path is not None and n <= CHECK_FILES_UP_TO:
-        listing = pool.submit(files.missing_files, source.parent, ex.path)
+        listing = pool.submit(files.missing_files, _base_dir(source), ex.path)
     scores = None
     if ex.probs is not None and not keep_probs:
         # the matrix will not be kept, so rank now, while it is here
@@ -514,7 +630,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
                 project.set_meta("ranking", {}, conn=c)
             project.set_meta("classes", ex.classes, conn=c)
             project.set_meta("source", str(source), conn=c)
-            project.set_meta("base_dir", str(source.parent), conn=c)
+            project.set_meta("base_dir", str(_base_dir(source)), conn=c)
             project.set_meta("has_probs", ex.probs is not None, conn=c)
             project.set_meta("probs_layout", store_mod.PROBS_LAYOUT if keep_probs else "", conn=c)
             project.set_meta("columns", records[0].given, conn=c)  # (read by projects of earlier versions)

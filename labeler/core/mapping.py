@@ -34,6 +34,7 @@ class FileMapping:
     rows: int = 0
     splits: dict[str, int] = field(default_factory=dict)
     imported_at: str | None = None
+    attached_to: str | None = None  # a predictions file for the images of this folder of the project
 
     @property
     def key(self) -> str:
@@ -54,6 +55,8 @@ class FileMapping:
 
     def describe(self) -> str:
         """``dev.csv (csv, 1,000 rows: dev 1,000; key column 'id', label column 'label')``."""
+        if self.attached_to:
+            return f"{self.path} (the predictions of the images of {Path(self.attached_to).name})"
         if not self.roles:  # recorded by an earlier version: how it was read is not known
             return f"{self.path} (imported by an earlier version; import it again to record how it is read)"
         splits = ", ".join(f"{s} {n}" for s, n in self.splits.items())

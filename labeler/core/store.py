@@ -63,6 +63,8 @@ def default_project_path(predictions: str | os.PathLike) -> Path:
     """``data/preds.csv`` -> ``data/preds.labeler.db`` (``.csv.gz`` counts as one suffix)."""
     p = Path(predictions)
     name = p.name
+    if p.is_dir():  # a folder of images: beside it, named after it
+        return p.with_name(name + ".labeler.db")
     for suffix in (".csv.gz", ".tsv.gz", ".txt.gz", ".jsonl.gz", ".ndjson.gz"):
         if name.lower().endswith(suffix):
             return p.with_name(name[: -len(suffix)] + ".labeler.db")

@@ -15,7 +15,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox, QVBoxLayout, QWidget)
 
-from labeler.core.blind import BlindSession, BlindSpec
+from labeler.core.blind import BlindSession
 from labeler.core.store import Project, ProjectError
 
 from .dialogs import LabelPicker
@@ -30,6 +30,7 @@ KEYS = {
     "Ctrl+Z": "undo",
     "Ctrl+Shift+Z": "redo",
     "Ctrl+Y": "redo",
+    "P": "accept",  # labeling from scratch only: the model's suggestion
 }
 
 
@@ -53,17 +54,38 @@ class ClassPanel(QWidget):
             item.setToolTip(cls)
             self.list.addItem(item)
         self.list.itemClicked.connect(lambda item: session.pick(session.classes[self.list.row(item)]))
+        self.suggestion = QLabel()  # labeling from scratch: the model's suggestion, large
+        self.suggestion.setObjectName("suggestion")
+        self.suggestion.setWordWrap(True)
+        font = self.suggestion.font()
+        font.setPointSizeF(font.pointSizeF() * 1.8)
+        font.setBold(True)
+        self.suggestion.setFont(font)
+        self.suggestion.setVisible(hasattr(session, "suggestion"))
         self.hint = QLabel("1–9, 0: class and next · L: any class · Shift+→: skip · ←: back · Ctrl+Z: undo")
         self.hint.setWordWrap(True)
         self.hint.setObjectName("hint")
         lay = QVBoxLayout(self)
-        for w in (self.title, self.progress, self.current, self.list, self.hint):
+        if hasattr(session, "suggestion"):
+            self.title.setText(f"<b>Labeling</b> · {session.reviewer}")
+            self.hint.setText("1–9, 0: class and next · P: accept the suggestion · L: any class · Shift+→: skip"
+                              " · ←: back · Ctrl+Z: undo")
+        for w in (self.title, self.progress, self.current, self.suggestion, self.list, self.hint):
             lay.addWidget(w)
         self.refresh()
 
     def refresh(self) -> None:
         s = self.session
         self.progress.setText(f"{s.labeled_count()} of {len(s.items)} labeled · {s.spec.describe()}")
+        if hasattr(s, "suggestion"):
+            done = s.progress()
+            pace = s.pace()
+            per_class = ", ".join(f"{c} {n}" for c, n in sorted(done["labeled"].items()))
+            self.progress.setText(f"{done['done']} of {done['total']} labeled"
+                                  + (f" · {pace:.0f} a minute" if pace else "") + f"\nlabeled so far: {per_class}")
+            sug = s.suggestion()
+            self.suggestion.setText("" if sug is None else
+                                    f"{sug[0]}" + ("" if sug[1] is None else f"  {100 * sug[1]:.0f}%") + "  (P)")
         eid = s.current_id
         if eid is None:
             self.current.setText("End of the sample: every example has been shown.")
@@ -78,17 +100,22 @@ class ClassPanel(QWidget):
 
     def texts(self) -> list[str]:
         """Every text the panel draws (what a test checks for leaks of the given label)."""
-        return [self.title.text(), self.progress.text(), self.current.text(), self.hint.text(),
+        return [self.title.text(), self.progress.text(), self.current.text(), self.hint.text(), self.suggestion.text(),
                 *[self.list.item(i).text() for i in range(self.list.count())]]
 
 
 class BlindWindow(QMainWindow):
-    def __init__(self, project: Project, spec: BlindSpec, reviewer: str, settings: QSettings | None = None):
+    """The window of a reviewer's own labels: blind (a :class:`BlindSession`), or labeling from scratch
+    with the model's suggestion (a :class:`labeler.core.labeling.LabelSession`, ``P`` accepts it)."""
+
+    def __init__(self, project: Project, spec, reviewer: str, settings: QSettings | None = None, *,
+                 session=None):
         super().__init__()
         self.settings = settings or QSettings()
         self.project = project
-        self.session = BlindSession(project, spec, reviewer)
-        self.setWindowTitle(f"labeler: blind labels ({self.session.reviewer}) · {project.path.name}")
+        self.session = session if session is not None else BlindSession(project, spec, reviewer)
+        what = "labeling" if hasattr(self.session, "suggestion") else "blind labels"
+        self.setWindowTitle(f"labeler: {what} ({self.session.reviewer}) · {project.path.name}")
         self.item_view = ItemView(self)
         self.item_view.set_session(self.session)  # (it reads only the id, the path or the text)
         self.panel = ClassPanel(self.session, self)
@@ -107,7 +134,8 @@ class BlindWindow(QMainWindow):
 
     def _bind(self) -> None:
         actions = {"pick": self.pick, "skip": self.session.skip, "prev": self.session.prev,
-                   "undo": self.session.undo, "redo": self.session.redo}
+                   "undo": self.session.undo, "redo": self.session.redo,
+                   "accept": getattr(self.session, "accept_suggestion", lambda: None)}
         for key, what in KEYS.items():
             QShortcut(QKeySequence(key), self, activated=actions[what], context=Qt.ShortcutContext.WindowShortcut)
         for digit in range(10):
@@ -141,8 +169,9 @@ class BlindWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_blind(project_path: str | Path, spec: BlindSpec, reviewer: str) -> int:
-    """`labeler review --blind`: open the project and the blind window; the exit code."""
+def run_blind(project_path: str | Path, spec, reviewer: str | None, *, label: bool = False) -> int:
+    """`labeler review --blind` (or ``label``: `labeler review --label`): open the project and the
+    window; the exit code."""
     from .app import application
     from . import errors, theme
 
@@ -152,7 +181,12 @@ def run_blind(project_path: str | Path, spec: BlindSpec, reviewer: str) -> int:
     theme.apply(app, str(settings.value("theme", "light")))
     try:
         project = Project.open(project_path)
-        window = BlindWindow(project, spec, reviewer, settings)
+        if label:
+            from labeler.core.labeling import LabelSession
+
+            window = BlindWindow(project, spec, reviewer, settings, session=LabelSession(project, spec, reviewer))
+        else:
+            window = BlindWindow(project, spec, reviewer, settings)
     except ProjectError as e:
         QMessageBox.critical(None, "labeler: cannot open", str(e))
         return 2

@@ -4,6 +4,7 @@ directions.
 - :mod:`.delimited`: CSV, TSV and other delimited text, optionally gzipped;
 - :mod:`.jsonl`: JSON lines, optionally gzipped;
 - :mod:`.arrow`: Parquet, and any change of format on export;
+- :mod:`.folder`: a folder of images (the ImageFolder convention), read only;
 - :mod:`.cells`: the one rule for turning a typed value into the exact string labeler stores and
   matches, used by every reader and writer.
 
@@ -26,7 +27,7 @@ from .table import ArrowColumns, Table
 
 __all__ = ["ArrowColumns", "FileKind", "Table", "column_text", "kind_of", "open_bytes", "preview", "read_table"]
 
-KINDS = ("csv", "tsv", "txt", "jsonl", "parquet")
+KINDS = ("csv", "tsv", "txt", "jsonl", "parquet", "folder")
 _SUFFIXES = ((".parquet", "parquet"), (".pq", "parquet"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
              (".tsv", "tsv"), (".tab", "tsv"), (".csv", "csv"), (".txt", "txt"))
 KNOWN = ".csv, .tsv, .txt, .parquet, .jsonl or .ndjson (text formats optionally .gz)"
@@ -47,6 +48,8 @@ class FileKind:
 def kind_of(path: str | os.PathLike, problem: type[Exception] = ImportProblem) -> FileKind:
     """The family of ``path`` from its name; ``problem`` is raised for a name no family reads."""
     path = Path(path)
+    if path.is_dir():
+        return FileKind("folder")  # a folder of images (see .folder)
     name = path.name.lower()
     gz = name.endswith(".gz")
     if gz:
@@ -73,13 +76,13 @@ def read_table(path: str | os.PathLike, *, float_columns: Callable[[list[str]], 
     """Read ``path`` into a :class:`Table`. ``float_columns(header)`` names the columns to parse as
     numbers while reading (probabilities), which is much faster than converting strings later.
     ``delimiter``: the one a delimited file was read with before (a re-import), instead of sniffing."""
-    from . import arrow, delimited, jsonl
+    from . import arrow, delimited, folder, jsonl
 
     path = Path(path)
     if not path.exists():
         raise ImportProblem(f"{path}: no such file")
     if path.is_dir():
-        raise ImportProblem(f"{path} is a folder, not a predictions file")
+        return folder.read(path)
     kind = kind_of(path)
     if os.path.getsize(path) == 0:
         raise ImportProblem(f"{path}: the file is empty (no header, no rows)")

@@ -81,3 +81,30 @@ def test_item_panel_shows_the_scan_flags_of_the_current_item(qtbot, win, scanned
     win.jump_to(plain)
     assert label.flags == []
     assert "blurry" not in label.text() and "640 × 480" in label.text()
+
+
+def test_duplicates_mode_queues_leaks_and_shows_the_group_side_by_side(qtbot, win, scanned_template, tmp_path):
+    from labeler.gui import modes
+
+    _, problems = scanned_template
+    win.modes.set_mode(modes.DUPLICATES)
+    s = win.session
+    assert s.spec.scope == "duplicates" and s.spec.split == "dev"
+    assert set(s.items) == {"x900", "x902"}  # the dev members of the leaking groups
+    assert win.modes.combo.currentText() == modes.DUPLICATES
+    dock = win.docks["Duplicates"]
+    qtbot.waitUntil(dock.isVisible)
+    view = win.modes.duplicates_view
+    win.jump_to("x900")
+    assert {m.id for m in view.group.members} == problems["exact"]
+    cards = [view.row_layout.itemAt(i).widget() for i in range(view.row_layout.count())]
+    cards = [c for c in cards if c is not None]
+    assert [c.member.id for c in cards] == ["x004", "x900"]
+    assert all(c.image.pixmap() is not None and not c.image.pixmap().isNull() for c in cards)
+    assert "leaks across splits" in view.title.text()
+    win.jump_to("x902")
+    assert {m.id for m in view.group.members} == problems["conflict"]
+    assert "conflicting labels" in view.title.text()
+    win.grab().save(str(tmp_path / "duplicates.png"))
+    win.modes.set_mode(modes.DEV_ERRORS)
+    assert not dock.isVisible()

@@ -1,8 +1,9 @@
 """Review modes: which queue the window walks, chosen in a toolbar.
 
 "Dev errors" (the default queue), "Training label issues" (the training set, likeliest wrong label
-first, where P accepts the suggested label), "Confusion cell" (one given -> predicted pair) and
-"Custom filter" (split, scope, order, label, prediction, unreviewed). Each mode is a
+first, where P accepts the suggested label), "Confusion cell" (one given -> predicted pair),
+"Duplicates and leaks" (dev images duplicated in train or with conflicting labels, the group side
+by side in a dock) and "Custom filter" (split, scope, order, label, prediction, unreviewed). Each mode is a
 :class:`~labeler.core.queue.QueueSpec` handed to the session; the window redraws from the session's
 "queue" event.
 
@@ -51,7 +52,8 @@ DEV_ERRORS = "Dev errors"
 LABEL_ISSUES = "Training label issues"
 CONFUSION_CELL = "Confusion cell"
 CUSTOM = "Custom filter"
-MODES = (DEV_ERRORS, LABEL_ISSUES, CONFUSION_CELL, CUSTOM)
+DUPLICATES = "Duplicates and leaks"
+MODES = (DEV_ERRORS, LABEL_ISSUES, CONFUSION_CELL, CUSTOM, DUPLICATES)
 REVIEW_SPLITS = ("dev", "train")  # the test split is kept out of review (labeler review --allow-test)
 ANY = "(any)"
 STAGES = {"reading": "Reading probabilities", "scoring": "Scoring labels (cleanlab)", "scored": "Storing scores"}
@@ -59,6 +61,8 @@ STAGES = {"reading": "Reading probabilities", "scoring": "Scoring labels (cleanl
 
 def mode_of(spec: QueueSpec) -> str:
     """The mode a queue belongs to."""
+    if spec.scope == "duplicates":
+        return DUPLICATES
     if spec.split == "train" and spec.order == "quality" and spec.label is None and spec.pred is None \
             and not spec.unreviewed:
         return LABEL_ISSUES
@@ -72,6 +76,12 @@ def mode_of(spec: QueueSpec) -> str:
 
 def dev_errors_spec(current: QueueSpec) -> QueueSpec:
     return QueueSpec(split="dev", order="random", seed=current.seed, scope="errors")
+
+
+def duplicates_spec(current: QueueSpec) -> QueueSpec:
+    """The dev examples whose image is in a duplicate group that leaks across splits or has
+    conflicting labels (needs `labeler scan`), in file order; the group is shown side by side."""
+    return QueueSpec(split="dev", order="file", seed=current.seed, scope="duplicates")
 
 
 def label_issues_spec(current: QueueSpec) -> QueueSpec:
@@ -365,6 +375,8 @@ class ModeController(QObject):
             self.stats.show_stats(self.stats.stats.after(event.change.before, event.change.after))
         if event.kind in ("moved", "queue", "decision"):
             self._show_item()
+        if event.kind in ("moved", "queue"):
+            self._show_duplicates()
 
     def _follow_queue(self) -> None:
         """The combo box, the figures and (for a quality order without scores) a ranking follow the
@@ -374,6 +386,7 @@ class ModeController(QObject):
             return
         mode = mode_of(s.spec)
         self.combo.setCurrentIndex(MODES.index(mode))
+        self._show_duplicates()
         self.window.actions["accept_prediction"].setText(
             "Accept the suggested label (again: undo it)" if s.spec.order == "quality"
             else "Accept the prediction as the label (again: undo it)")
@@ -400,6 +413,25 @@ class ModeController(QObject):
         self.warning_bar.setVisible(bool(self._warnings[split]))
         self._show_item()
 
+    def _show_duplicates(self) -> None:
+        """In the duplicates mode, the current example's group side by side in a dock of its own
+        (made the first time)."""
+        s = self.session
+        if s is None or s.spec.scope != "duplicates":
+            if getattr(self, "duplicates_dock", None) is not None:
+                self.duplicates_dock.hide()
+            return
+        if getattr(self, "duplicates_dock", None) is None:
+            from .duplicates_view import DuplicatesView
+
+            self.duplicates_view = DuplicatesView()
+            self.duplicates_dock = self.window.add_dock("Duplicates", self.duplicates_view,
+                                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+            self.window.resizeDocks([self.duplicates_dock], [self.duplicates_view.minimumSizeHint().height() + 40],
+                                    Qt.Orientation.Vertical)
+        self.duplicates_dock.show()
+        self.duplicates_view.show_current(s)
+
     def _show_item(self) -> None:
         s = self.session
         if s is not None and self._stats_action.isVisible():
@@ -415,6 +447,8 @@ class ModeController(QObject):
             self.apply(dev_errors_spec(s.spec))
         elif mode == LABEL_ISSUES:
             self.apply(label_issues_spec(s.spec))
+        elif mode == DUPLICATES:
+            self.apply(duplicates_spec(s.spec))
         elif mode == CONFUSION_CELL:
             row = s.frame_row()
             if row is not None and row["label"] is not None and row["label"] != row["pred"]:

@@ -45,3 +45,8 @@ class ExportProblem(Exception):
 class ExportCancelled(Exception):
     """The export was cancelled; nothing of the previous export has been replaced."""
 
+
+
+class TeamStoreError(ProjectError):
+    """A PostgreSQL server refused, or cannot be reached (labeler.core.store_pg); the message never
+    holds a password."""

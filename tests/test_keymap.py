@@ -70,3 +70,12 @@ def test_help_rows_name_the_error_types(qapp):
     rows = dict(km.help_rows(km.default_keymap(), ["blurry", "occluded"]))
     assert rows["Error types"] == [("1", "blurry"), ("2", "occluded")]
     assert ("F1, ?", km.DESCRIPTIONS["help"]) in rows["Help"]
+
+
+def test_the_help_overlay_says_where_keys_are_changed(qtbot):
+    from labeler.gui.help_overlay import HelpOverlay
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    overlay = HelpOverlay(parent)
+    assert str(km.user_keymap_path()) in overlay.footer() and "resources/keymap.json" in overlay.footer()

@@ -6,6 +6,8 @@ from PySide6.QtCore import QEvent, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QWidget
 
+from . import keymap as keymapmod
+
 Rows = list[tuple[str, list[tuple[str, str]]]]
 
 
@@ -26,6 +28,11 @@ class HelpOverlay(QWidget):
 
     def rows(self) -> Rows:
         return list(self._rows)
+
+    def footer(self) -> str:
+        """Where the keys are changed: the user's keymap file, which overrides single actions."""
+        return (f"Change a key: {keymapmod.user_keymap_path()}, e.g. {{\"mislabeled\": [\"X\"]}}"
+                " (actions and defaults: resources/keymap.json; a key bound twice is refused at start)")
 
     def toggle(self) -> None:
         if self.isVisible():
@@ -65,11 +72,16 @@ class HelpOverlay(QWidget):
         line = fm.height() + 6
 
         # Lay out groups in columns, each group kept whole.
-        key_w = max([fmb.horizontalAdvance(k) for _, items in self._rows for k, _ in items] + [40]) + 28
+        # (capped, so that two columns fit a 1280 px window and the card its height)
+        key_w = min(max([fmb.horizontalAdvance(k) for _, items in self._rows for k, _ in items] + [40]) + 28, 200)
         text_w = min(max([fm.horizontalAdvance(t) for _, items in self._rows for _, t in items] + [120]) + 8, 380)
         col_w = key_w + text_w + 24
         ncols = max(1, min(3, int((self.width() - 80) // col_w)))
         heights = [line * (len(items) + 1) + 10 for _, items in self._rows]
+        while ncols < 3 and sum(heights) / ncols > self.height() - 4 * line - 60:
+            ncols += 1  # too tall for the window: another column, the texts narrower
+        text_w = max(120, min(text_w, (self.width() - 80) / ncols - key_w - 24))
+        col_w = key_w + text_w + 24
         target = sum(heights) / ncols
         columns: list[list[int]] = [[]]
         acc = 0.0
@@ -80,7 +92,7 @@ class HelpOverlay(QWidget):
             columns[-1].append(i)
             acc += h
         card_w = len(columns) * col_w + 40
-        card_h = max(sum(heights[i] for i in col) for col in columns) + fmt.height() + 70
+        card_h = max(sum(heights[i] for i in col) for col in columns) + fmt.height() + 70 + line
         card = QRectF((self.width() - card_w) / 2, max(10.0, (self.height() - card_h) / 2), card_w, card_h)
         p.setPen(QColor(90, 90, 96))
         p.setBrush(QColor(32, 33, 36, 250))
@@ -113,11 +125,16 @@ class HelpOverlay(QWidget):
                     p.drawRoundedRect(box, 4, 4)
                     p.setFont(bold)
                     p.setPen(QColor(245, 245, 245))
-                    p.drawText(box, Qt.AlignmentFlag.AlignCenter, keys)
+                    p.drawText(box, Qt.AlignmentFlag.AlignCenter, fmb.elidedText(keys, Qt.TextElideMode.ElideRight, int(box.width()) - 8))
                     p.setFont(base)
                     p.setPen(QColor(220, 220, 224))
                     shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(text_w))
                     p.drawText(QRectF(x + key_w, y, text_w, line), Qt.AlignmentFlag.AlignVCenter, shown)
                     y += line
                 y += 10
+        p.setFont(base)
+        p.setPen(QColor(150, 150, 155))
+        foot = QRectF(card.left() + 20, card.bottom() - line - 14, card_w - 40, line)
+        p.drawText(foot, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   fm.elidedText(self.footer(), Qt.TextElideMode.ElideMiddle, int(foot.width())))
         p.end()

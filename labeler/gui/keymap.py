@@ -40,8 +40,8 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("zoom_reset", "Fit to window", "View"),
     ("page_down", "Scroll a long text down a screenful", "View"),
     ("page_up", "Scroll a long text up a screenful", "View"),
-    ("grid", "Grid of the queue / single item (decision keys apply to all selected)", "View"),
-    ("panels", "Show or hide the analysis panels (tally, confusion matrix, dashboard)", "View"),
+    ("grid", "Grid of the queue, or back (keys act on all selected)", "View"),
+    ("panels", "Show/hide tally, confusion matrix, dashboard", "View"),
     ("help", "Show these keys", "Help"),
 ]
 DESCRIPTIONS = {name: text for name, text, _ in ACTIONS}

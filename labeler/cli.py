@@ -515,9 +515,11 @@ def rank(project, split, limit, as_json):
 @click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
               help="In the file to correct, column NAME plays ROLE (id, path, text, label, split); needed only"
                    " where a --train-file's columns are named unlike the predictions file's.")
+@click.option("--tree", type=click.Path(file_okay=False), help="A folder project: also write an ImageFolder tree"
+              " of the labeled images there (hard links where possible, copies otherwise).")
 @click.option("--keep-removed-classes", is_flag=True,
               help="Also write corrections to classes that a later import removed (left out by default).")
-def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, keep_removed_classes, drop_leaks):
+def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, keep_removed_classes, tree, drop_leaks):
     """Write the corrected labels back into a copy of the training-set file, plus corrections.csv,
     tally.csv/.md/.json, summary.json and a self-contained report.html, into the folder OUT.
 
@@ -542,7 +544,7 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, ke
     with _warn(p):
         try:
             result = export_all(p, out_dir, train_file=train_file, drop_ambiguous=drop_ambiguous, fmt=fmt,
-                                split=split, columns=_parse_columns(columns), keep_removed_classes=keep_removed_classes,
+                                split=split, columns=_parse_columns(columns), keep_removed_classes=keep_removed_classes, tree=tree,
                                 drop_leaks=drop_leaks, progress=_progress_printer())
         except ExportProblem as e:
             _fail(str(e))

@@ -217,3 +217,54 @@ def test_listing_a_folder_reads_no_pixels(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(CliRunner().invoke(main, ["summary", "--json", "-p", str(tmp_path / "m.labeler.db")]).output)
     assert out["files"][0]["rows"] == 50
+
+
+def test_export_of_a_folder_project_labels_csv_and_the_tree(tree, tmp_path):
+    db, probs = _labeled_project(tree, tmp_path)
+    with Project.open(db) as p:
+        s = LabelSession(p, LabelSpec(order="file"), "ann")
+        items = list(s.items)
+        sug = s.suggestion()[0]
+        s.accept_suggestion()
+        s.choose(1)  # cat
+        s.close()
+    r = CliRunner().invoke(main, ["export", "-p", str(db), "--out", str(tmp_path / "out"), "--tree",
+                                  str(tmp_path / "tree")])
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "out" / "labels.csv", newline="", encoding="utf-8") as f:
+        got = {row["id"]: row for row in csv.DictReader(f)}
+    assert set(got) == set(rows_of(db))
+    assert (got[items[0]]["label"], got[items[0]]["source"], got[items[0]]["reviewer"]) == (sug, ACCEPTED, "ann")
+    assert (got[items[1]]["label"], got[items[1]]["source"]) == ("cat", HUMAN)
+    assert (got["cat/c1.png"]["label"], got["cat/c1.png"]["source"]) == ("cat", "folder")
+    assert got["dog/deeper/d9.webp"]["label"] == "dog"
+    unlabeled_left = [k for k, v in got.items() if v["label"] == ""]
+    assert len(unlabeled_left) == 3 and all(v["source"] == "" for k, v in got.items() if v["label"] == "")
+    # the tree: every labeled image under its label, the same bytes (a link or a copy)
+    linked = sorted(str(p.relative_to(tmp_path / "tree")) for p in (tmp_path / "tree").rglob("*") if p.is_file())
+    expected = sorted(f"{v['label']}/{Path(k).name}" for k, v in got.items() if v["label"])
+    assert linked == expected
+    for rel in linked:
+        src = next(tree / k for k, v in got.items() if f"{v['label']}/{Path(k).name}" == rel)
+        assert (tmp_path / "tree" / rel).read_bytes() == src.read_bytes()
+    assert not (tmp_path / "out" / "my images #1.corrected").exists()  # a folder is never rewritten
+
+
+def test_a_files_empty_label_cells_filled_in_a_labeled_copy(tmp_path):
+    lines = ["id,path,label,pred\n", "a,a.png,cat,cat\n", "b,b.png,,dog\n", 'c,"c,1.png",,cat\n', "d,d.png,dog,cat\n"]
+    src = tmp_path / "data.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    db = tmp_path / "p.labeler.db"
+    import_predictions(src, db)
+    with Project.open(db) as p:
+        s = LabelSession(p, LabelSpec(order="file"), "ann")
+        assert s.items == ["b", "c"]
+        s.accept_suggestion()  # b: dog
+        s.choose(1)  # c: cat
+        s.close()
+    r = CliRunner().invoke(main, ["export", "-p", str(db), "--out", str(tmp_path / "out"), "--split", "dev"])
+    assert r.exit_code == 0, r.output
+    got = (tmp_path / "out" / "data.labeled.csv").read_bytes()
+    expected = "".join([lines[0], lines[1], "b,b.png,dog,dog\n", 'c,"c,1.png",cat,cat\n', lines[4]]).encode()
+    assert got == expected  # only the empty label cells, by bytes
+    assert (tmp_path / "out" / "data.corrected.csv").read_bytes() == src.read_bytes()  # no corrections made

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as colmod
-from . import agreement, annotations, fileops, formats, mapping
+from . import agreement, annotations, fileops, formats, labels_export, mapping
 from . import frame as framemod
 from . import stats
 from . import tally as tallymod
@@ -161,10 +161,10 @@ class _Plan:
         self.without_label = 0
         self.removed_classes: dict[str, int] = {}  # corrected to a class the project no longer has
         classes = set(project.classes)
-        mine = [c for c in corrections if c.split == split]
+        mine = [c for c in corrections if split is None or c.split == split]  # (None: every split)
         # rows dropped whatever their review (--drop-leaks): those not corrected join the plan here
         reviewed = {c.id for c in mine}
-        mine += [c for c in _uncorrected(project, drop_ids - reviewed) if c.split == split]
+        mine += [c for c in _uncorrected(project, drop_ids - reviewed) if split is None or c.split == split]
         self.drop_ids = drop_ids
         for c in mine:
             drop = drop_ambiguous and c.ambiguous or c.id in drop_ids
@@ -243,7 +243,7 @@ class _Decide:
         hit = self.plan.find(key_cell)
         if hit is None:
             return None
-        if split_cell is not None and _split_of(split_cell) != self.plan.split:
+        if self.plan.split is not None and split_cell is not None and _split_of(split_cell) != self.plan.split:
             return None  # the same id in another split of a predictions file
         key, c = hit
         self.plan.matched.add(key)
@@ -398,7 +398,8 @@ def _key_sample(project: Project, role: str, split: str, rows: tuple[int, int] |
     table = project.examples_table()
     if rows is not None:
         table = table.slice(rows[0], rows[1] - rows[0])
-    keys = table.column(role).filter(pc.equal(table.column("split"), split)).drop_null()
+    keys = (table.column(role) if split is None else
+            table.column(role).filter(pc.equal(table.column("split"), split))).drop_null()
     if len(keys) > KEY_SAMPLE:
         keys = keys.take(pa.array(np.random.default_rng(0).choice(len(keys), KEY_SAMPLE, replace=False)))
     return keys.to_pylist()
@@ -421,7 +422,8 @@ def _check_keys(project: Project, path: Path, kind: formats.FileKind, roles: _Ro
         return
     missing = [k for k in sample if k not in found][:3]
     held = formats.column_text(path, kind, roles.key, delimiter, ExportProblem).slice(0, 3).to_pylist()
-    total = int(pc.sum(pc.equal(project.examples_table().column("split"), split)).as_py() or 0)
+    splits = project.examples_table().column("split")
+    total = len(splits) if split is None else int(pc.sum(pc.equal(splits, split)).as_py() or 0)
     share = f"only {len(found)} of the project's {len(sample)} {split} examples" if len(sample) == total else \
         f"only {len(found)} of {len(sample)} of the project's {total} {split} examples (a sample)"
     raise ExportProblem(
@@ -486,6 +488,9 @@ class ExportResult:
     relabelled: int = 0
     dropped: int = 0
     dropped_leaks: int = 0  # leaking duplicates left out (--drop-leaks)
+    labeled: int = 0  # examples labeled from scratch that the export wrote (labels.csv, .labeled copies)
+    tree: Path | None = None
+    tree_links: int = 0
     leaking_groups: int | None = None  # groups in leakage.csv (None: no scan, no file)
     already_correct: int = 0
     without_label: int = 0  # tagged mislabeled in this split but no corrected label given
@@ -517,6 +522,10 @@ class ExportResult:
         out = [f"Exported to {self.out_dir}:"]
         out += [f"  {p.name}" for p in self.files]
         out.append(f"  {self.corrections} corrections (all splits) in {CORRECTIONS_FILE}")
+        if self.labeled:
+            out.append(f"  {self.labeled} examples labeled from scratch written")
+        if self.tree is not None:
+            out.append(f"  {self.tree_links} labeled images linked into the tree {self.tree}")
         if self.corrected_file is not None:
             out.append(
                 f"  {self.corrected_file.name}: {self.relabelled} {self.split} labels corrected"
@@ -561,6 +570,7 @@ def export_all(
     split: str = "train",
     columns: dict[str, str] | None = None,
     keep_removed_classes: bool = False,
+    tree: str | os.PathLike | None = None,
     drop_leaks: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -592,6 +602,9 @@ def export_all(
     else:  # the imported file that holds the split's examples
         registered = holders[0].path if holders else project.meta("source")
     target = Path(train_file).expanduser().resolve() if train_file else (Path(registered) if registered else None)
+    folder = labels_export.folder_of(files)
+    if target is not None and folder is not None and not train_file and target.is_dir():
+        target = None  # a folder of images: labels.csv (and --tree) is what changes
     if target is not None:
         if not target.exists():
             raise ExportProblem(f"the {split} file {target} does not exist"
@@ -599,7 +612,7 @@ def export_all(
         if target.is_dir():
             raise ExportProblem(f"the {split} file {target} is a folder")
         kind = formats.kind_of(target, ExportProblem)
-    else:
+    elif folder is None:
         result.warnings.append(
             "no training-set file is registered for this project: corrected labels were not written back"
             " (import with --train-file, or export with --train-file PATH)"
@@ -608,6 +621,10 @@ def export_all(
     names = [CORRECTIONS_FILE, *TALLY_FILES, SUMMARY_FILE, REPORT_FILE]
     if target is not None:
         names.insert(1, corrected_name(target, fmt))
+    if folder is not None:
+        names.insert(1, labels_export.LABELS_FILE)
+    labeled = _labeled_targets(project, files)  # files with empty label cells a person has labeled since
+    names += [labeled_name(Path(f.path)) for f, _ in labeled]
     leakage = _leakage(project, drop_leaks)
     if leakage is not None:
         names.append(LEAKAGE_FILE)
@@ -658,6 +675,15 @@ def export_all(
     try:
         consensus = (agreed.consensus or {}).get("labels") if agreed is not None else None
         staged.write_text(CORRECTIONS_FILE, corrections_csv(corrections, blind, consensus))
+        label_rows = labels_export.label_rows(project) if folder is not None else None
+        if label_rows is not None:
+            staged.write_text(labels_export.LABELS_FILE, labels_export.labels_csv(label_rows))
+            result.labeled = sum(1 for r in label_rows if r["source"] in (labels_export.HUMAN, labels_export.ACCEPTED))
+        for record, fills in labeled:
+            name, filled = _write_labeled(project, record, fills, staged, lambda s, f: None, cancel)
+            result.labeled += filled
+            result.warnings += [] if filled == len(fills) else [
+                f"{len(fills) - filled} labels given to examples of {Path(record.path).name} found no empty cell"]
         if agreed is not None:
             figures = agreed.to_json()
             figures.update(agreement.decomposition(summary["splits"], agreed.human))
@@ -693,6 +719,11 @@ def export_all(
         check_cancel()
         report("writing", 0.98)
         staged.commit()
+        if tree is not None:
+            if label_rows is None:
+                raise ExportProblem("--tree writes an ImageFolder tree of a folder of images; this project holds none")
+            result.tree = Path(tree).expanduser()
+            result.tree_links = labels_export.write_tree(project, label_rows, result.tree)
         result.files.append(out_dir / MANIFEST_FILE)
     except OSError as e:
         staged.discard()
@@ -721,17 +752,7 @@ def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, s
                     given=columns, outcome=outcome, keep_removed_classes=keep_removed_classes, drop_ids=drop_ids)
     delimiter = record.delimiter if record is not None else None
     result.source_file = target
-    if out_kind == kind.name and kind.delimited:
-        with staged.open(name, gz=kind.gz) as out:
-            outcome.rows = delimited.rewrite(target, kind, out, edit, delimiter=delimiter, progress=progress,
-                                             cancel=cancel)
-    elif out_kind == kind.name == "jsonl":
-        with staged.open(name, gz=kind.gz) as out:
-            outcome.rows = jsonl.rewrite(target, kind, out, edit, progress=progress, cancel=cancel)
-    else:
-        with staged.open(name) as out:
-            outcome.rows = arrow_format.rewrite(target, kind, out, edit, out_kind=out_kind, delimiter=delimiter,
-                                                progress=progress, cancel=cancel)
+    outcome.rows = _rewrite(target, kind, out_kind, name, staged, edit, delimiter, progress, cancel)
     roles, plan = edit.roles, edit.plan
     _check_keys(project, target, kind, roles, split, delimiter, plan)
     result.match_by = roles.key
@@ -755,6 +776,65 @@ def _write_corrected(project, target: Path, kind: formats.FileKind, name: str, s
         result.warnings.append(
             f"{len(plan.conflicts)} paths belong to several reviewed examples with different verdicts; not applied"
         )
+
+
+def _rewrite(target: Path, kind: formats.FileKind, out_kind: str, name: str, staged: fileops.Staged, edit,
+             delimiter: str | None, progress, cancel) -> int:
+    """A copy of ``target`` as ``name`` with the rows ``edit`` decides changed, by its format's own code."""
+    if out_kind == kind.name and kind.delimited:
+        with staged.open(name, gz=kind.gz) as out:
+            return delimited.rewrite(target, kind, out, edit, delimiter=delimiter, progress=progress, cancel=cancel)
+    if out_kind == kind.name == "jsonl":
+        with staged.open(name, gz=kind.gz) as out:
+            return jsonl.rewrite(target, kind, out, edit, progress=progress, cancel=cancel)
+    with staged.open(name) as out:
+        return arrow_format.rewrite(target, kind, out, edit, out_kind=out_kind, delimiter=delimiter,
+                                    progress=progress, cancel=cancel)
+
+
+def labeled_name(source: Path) -> str:
+    """``data.csv`` -> ``data.labeled.csv``: the file with its empty label cells filled."""
+    stem, ext = _split_name(source)
+    return f"{stem}.labeled{ext}"
+
+
+def _labeled_targets(project: Project, files: list[mapping.FileMapping]) -> list[tuple[mapping.FileMapping, dict]]:
+    """The imported files (not folders) holding examples a person labeled from scratch, with those labels."""
+    fills = labels_export.fills(project)
+    if not fills:
+        return []
+    ids = project.examples_table().column("id").to_pylist()
+    out, start = [], 0
+    for f in files:
+        mine = set(ids[start:start + f.rows])
+        start += f.rows
+        if f.kind in ("", "folder") or f.attached_to or not Path(f.path).is_file():
+            continue
+        theirs = {eid: lab for eid, lab in fills.items() if eid in mine}
+        if theirs:
+            out.append((f, theirs))
+    return out
+
+
+def _write_labeled(project: Project, record: mapping.FileMapping, fills: dict[str, str], staged: fileops.Staged,
+                   progress, cancel) -> tuple[str, int]:
+    """``<stem>.labeled<ext>``: the file with the empty label cells of the examples labeled from scratch
+    filled, every other byte unchanged (the same row plan and rewriters as the corrected copy)."""
+    target = Path(record.path)
+    kind = formats.kind_of(target, ExportProblem)
+    table = project.examples_table()
+    at = {eid: i for i, eid in enumerate(table.column("id").to_pylist())}
+    fixes = []
+    for eid, label in fills.items():
+        ex = project.example_at(at[eid], topk=False)
+        fixes.append(Correction(eid, ex["split"], ex["row"], ex.get("path"), ex.get("text"), None,
+                                Decision(label=label, reviewed=True)))
+    outcome = _Outcome()
+    edit = _RowEdit(project, fixes, split=None, drop_ambiguous=False, record=record, base=record, given={},
+                    outcome=outcome)
+    name = labeled_name(target)
+    _rewrite(target, kind, kind.name, name, staged, edit, record.delimiter, progress, cancel)
+    return name, outcome.relabelled
 
 
 def _json_default(o):

@@ -127,7 +127,7 @@ class LabelSession(OwnLabelSession):
     def pace(self) -> float | None:
         """Labels a minute over the last 20."""
         t = self._times[-21:]
-        return None if len(t) < 2 or t[-1] <= t[0] else 60 * (len(t) - 1) / (t[-1] - t[0])
+        return None if len(t) < 5 or t[-1] <= t[0] else 60 * (len(t) - 1) / (t[-1] - t[0])
 
     def progress(self) -> dict:
         """Per class, the examples labeled (given, or by this reviewer); per suggested class, the

@@ -80,9 +80,9 @@ class ClassPanel(QWidget):
         if hasattr(s, "suggestion"):
             done = s.progress()
             pace = s.pace()
-            per_class = ", ".join(f"{c} {n}" for c, n in sorted(done["labeled"].items()))
+            per_class = " · ".join(f"{c}: {n}" for c, n in sorted(done["labeled"].items()))
             self.progress.setText(f"{done['done']} of {done['total']} labeled"
-                                  + (f" · {pace:.0f} a minute" if pace else "") + f"\nlabeled so far: {per_class}")
+                                  + (f" · {pace:.0f} a minute" if pace else "") + f"\nlabeled per class: {per_class}")
             sug = s.suggestion()
             self.suggestion.setText("" if sug is None else
                                     f"{sug[0]}" + ("" if sug[1] is None else f"  {100 * sug[1]:.0f}%") + "  (P)")

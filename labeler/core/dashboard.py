@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from .stats import gap_margin, plural
+
 TITLE = "Error rate by split, with 95% intervals"
 ESTIMATES = "From the reviewed dev errors"
 DIAGNOSIS = "Diagnosis"
@@ -69,15 +71,17 @@ class Dashboard:
             if e:
                 rates.append(Rate(name, e["error_rate"], tuple(e["ci95"])))
         gaps = []
-        for key, what in (("train_to_dev", "train → dev"), ("dev_to_test", "dev → test")):
+        splits = figures["splits"]
+        for key, a, b in (("train_to_dev", "train", "dev"), ("dev_to_test", "dev", "test")):
             g = (figures.get("gaps") or {}).get(key)
             if g is not None:
-                gaps.append(f"{what}: {100 * g:+.2f} points")
+                gaps.append(gap_text(g, gap_margin(splits[a], splits[b]), a, b))
         floor = ""
         if c and f:
             corrected = (f"Dev error once the labels marked wrong are corrected: {pct(c['error_rate'], 2)}"
-                         f" ({pct(c['ci95'][0], 2)} – {pct(c['ci95'][1], 2)}); {c['fixed']} of {c['reviewed']}"
-                         " reviewed errors had their label corrected to the prediction.")
+                         f" ({pct(c['ci95'][0], 2)} – {pct(c['ci95'][1], 2)}); {c['fixed']} of"
+                         f" {plural(c['reviewed'], 'reviewed error')} had {'its' if c['reviewed'] == 1 else 'their'}"
+                         " label corrected to the prediction.")
             floor = (f"Rough floor on achievable error: {pct(f['error_rate'], 2)}"
                      f" ({pct(f['ci95'][0], 2)} – {pct(f['ci95'][1], 2)}): the share of errors tagged mislabeled,"
                      f" ambiguous or very hard ({f['count']} of {f['reviewed']}) × the dev error rate.")
@@ -95,3 +99,20 @@ class Dashboard:
     def sentences(self) -> list[str]:
         """What the dashboard says, in the order shown: gaps, estimates, diagnosis, warning."""
         return [s for s in (self.gaps, self.corrected, self.floor, self.diagnosis, self.warning) if s]
+
+
+def gap_text(gap: float, margin: float, a: str, b: str) -> str:
+    """One gap as it should be read: its size, its 95% interval, and what it says. A negative gap is
+    a lower error, not a "small" one; one whose interval holds 0 says nothing either way."""
+    head = f"{a} → {b}: {100 * gap:+.2f} points"
+    if margin == float("inf"):
+        return head
+    lo, hi = 100 * (gap - margin), 100 * (gap + margin)
+    if lo > 0:
+        what = f"{b} error is higher, beyond chance"
+    elif hi < 0:
+        what = f"{b} error is lower than {a} error, beyond chance" + (
+            ": are dev and test from the same distribution?" if (a, b) == ("dev", "test") else "")
+    else:
+        what = "within chance: no difference these splits can show"
+    return f"{head} (95% interval {lo:+.1f} to {hi:+.1f}; {what})"

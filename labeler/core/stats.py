@@ -58,6 +58,19 @@ def _significant(a: dict, b: dict) -> bool:
     return se > 0 and (p2 - p1) / se > Z95
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 example``, ``2 examples``, ``1,797 examples``: a count with its noun, in the right number."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def gap_margin(a: dict, b: dict) -> float:
+    """Half-width of the 95% interval of the difference of two splits' error rates (independent samples)."""
+    if not a["examples"] or not b["examples"]:
+        return math.inf
+    p1, p2 = a["error_rate"], b["error_rate"]
+    return Z95 * math.sqrt(p1 * (1 - p1) / a["examples"] + p2 * (1 - p2) / b["examples"])
+
+
 def examples_for_halfwidth(p: float, halfwidth: float) -> int:
     p = min(max(p, 0.01), 0.99)
     return int(math.ceil(Z95 * Z95 * p * (1 - p) / (halfwidth * halfwidth)))
@@ -84,8 +97,8 @@ def diagnose(splits: dict[str, dict]) -> str:
         if not parts and gap > tr["error_rate"] * 0.5:
             # above training error by the variance rule's margin, but not beyond chance
             parts.append(
-                f"Dev error {pct(dv)} is above training error {pct(tr)}, but with {dv['examples']:,} dev"
-                f" examples the gap ({100 * gap:+.1f} points) could be chance: it takes a bigger dev set to"
+                f"Dev error {pct(dv)} is above training error {pct(tr)}, but with {plural(dv['examples'], 'dev example')}"
+                f" the gap ({100 * gap:+.1f} points) could be chance: it takes a bigger dev set to"
                 " tell variance from noise. Meanwhile, look at the dev errors."
             )
         if not parts:
@@ -108,7 +121,7 @@ def diagnose(splits: dict[str, dict]) -> str:
         if half > 0.005:
             need = examples_for_halfwidth(dv["error_rate"], 0.005)
             parts.append(
-                f"The dev set ({dv['examples']} examples) is too small to tell a 1-point change apart"
+                f"The dev set ({plural(dv['examples'], 'example')}) is too small to tell a 1-point change apart"
                 f" (95% interval ±{100 * half:.1f} points); that takes about {need:,} examples."
             )
     return " ".join(parts)

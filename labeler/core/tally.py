@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import frame as framemod
-from .stats import SPLITS, Z95, diagnose, examples_for_halfwidth, wilson
+from .stats import SPLITS, Z95, diagnose, examples_for_halfwidth, gap_margin, plural, wilson
 from .store import BUILTIN_TAGS, Decision, Project
 
 UNTAGGED = "untagged"
@@ -239,12 +239,7 @@ def project_tally(project: Project, frame: pd.DataFrame, split: str = "dev") -> 
     return tally(frame, project.decisions(), project.error_types(), split, random_ids=random_sample_ids(project))
 
 
-def _gap_margin(a: dict, b: dict) -> float:
-    """Half-width of the 95% interval of the difference of two error rates (independent samples)."""
-    if not a["examples"] or not b["examples"]:
-        return math.inf
-    p1, p2 = a["error_rate"], b["error_rate"]
-    return Z95 * math.sqrt(p1 * (1 - p1) / a["examples"] + p2 * (1 - p2) / b["examples"])
+_gap_margin = gap_margin
 
 
 def dashboard(frame: "pd.DataFrame | ErrorIndex", decisions: Mapping[str, Decision], dev_tally: dict) -> dict:
@@ -305,7 +300,7 @@ def _dev_warning(splits: dict, dash: dict) -> str | None:
     if not within:
         return None
     need = examples_for_halfwidth(dv["error_rate"], 0.005)
-    return (f"The dev set ({dv['examples']:,} examples) is too small for " + " and ".join(within)
+    return (f"The dev set ({plural(dv['examples'], 'example')}) is too small for " + " and ".join(within)
             + f": differences that size are within chance. About {need:,} dev examples would pin its error"
             " rate to ±0.5 points.")
 

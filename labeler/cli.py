@@ -816,6 +816,32 @@ def duplicates(project, max_distance, as_json):
         click.echo(line)
 
 
+@main.command()
+@project_option
+@click.option("--slice", "slice_name", metavar="NAME", help="The training examples in this slice (see `labeler slices --split train`).")
+@click.option("--category", metavar="NAME", help="The training examples of this class (or tagged with this error type).")
+@click.option("--ops", required=True, help="Comma-separated: " + "blur, motion_blur, fog, noise, low_light, jpeg, rotate.")
+@click.option("--per-image", type=click.IntRange(min=1), default=1, show_default=True, help="Copies per image and op.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed writes the same files.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The folder to write into.")
+def augment(project, slice_name, category, ops, per_image, seed, out_dir):
+    """Write augmented copies (OpenCV: Gaussian or motion blur, fog, noise, low light, JPEG
+    artefacts, a small rotation) of the training examples in a slice or a category into OUT/images,
+    and OUT/augmented.csv (path, label, source_id, op, params) to append to the training set.
+    Deterministic for a seed."""
+    from .core.quality import augment as augmod
+
+    try:
+        names = augmod.parse_ops(ops)
+        with _open_readonly(project) as p:
+            result = augmod.augment(p, out_dir, ops=names, slice_name=slice_name, category=category,
+                                    per_image=per_image, seed=seed)
+    except augmod.AugmentProblem as e:
+        _fail(str(e))
+    for line in result.lines():
+        click.echo(line)
+
+
 # -- the team store (PostgreSQL) ---------------------------------------------------------------
 # A server project is named by postgresql://[user@]host[:port]/dbname?project=NAME; a password goes
 # in ~/.pgpass or PGPASSWORD, and none is ever printed.

@@ -61,3 +61,14 @@ def test_duplicates_json(scanned):
     text = run("duplicates", "-p", project, "--max-distance", "0").output
     assert "LEAK" in text
     assert run("duplicates", "-p", project, "--max-distance", "40", ok=False).exit_code != 0
+
+
+def test_augment_command_is_deterministic(scanned, tmp_path):
+    project, problems, _ = scanned
+    a = run("augment", "-p", project, "--slice", "blurry", "--ops", "blur,fog", "--seed", "5", "--out", tmp_path / "a")
+    run("augment", "-p", project, "--slice", "blurry", "--ops", "blur,fog", "--seed", "5", "--out", tmp_path / "b")
+    assert "augmented images" in a.output
+    text = (tmp_path / "a" / "augmented.csv").read_text()
+    assert text == (tmp_path / "b" / "augmented.csv").read_text() and text.count("\n") > 1
+    bad = run("augment", "-p", project, "--category", "cat", "--ops", "sepia", "--out", tmp_path / "c", ok=False)
+    assert bad.exit_code != 0 and "unknown augmentation sepia" in bad.output

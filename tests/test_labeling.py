@@ -268,3 +268,35 @@ def test_a_files_empty_label_cells_filled_in_a_labeled_copy(tmp_path):
     expected = "".join([lines[0], lines[1], "b,b.png,dog,dog\n", 'c,"c,1.png",cat,cat\n', lines[4]]).encode()
     assert got == expected  # only the empty label cells, by bytes
     assert (tmp_path / "out" / "data.corrected.csv").read_bytes() == src.read_bytes()  # no corrections made
+
+
+def test_the_review_windows_mode_bar_opens_labeling_on_the_same_project(qtbot, tree, tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings, Qt
+
+    from labeler.gui import keymap as keymapmod
+    from labeler.gui import modes
+    from labeler.gui.main_window import MainWindow
+
+    db, probs = _labeled_project(tree, tmp_path)
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap(), reviewer="ann")
+    qtbot.addWidget(win)
+    win.set_project(Project.open(db), None)
+    with qtbot.waitExposed(win):
+        win.show()
+    controller = win.findChild(modes.ModeController)
+    labeling = controller.open_labeling()
+    assert labeling is not None and labeling.session.project is win.session.project  # one writer
+    with qtbot.waitExposed(labeling):
+        labeling.show()
+    labeling.activateWindow()
+    labeling.item_view.image_view.setFocus()
+    first = labeling.session.current_id
+    qtbot.keyClick(labeling.item_view.image_view, Qt.Key.Key_2)  # dog
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert dict(conn.execute("SELECT example_id, label FROM reviewer_labels")) == {first: "dog"}
+    conn.close()
+    labeling.close()
+    assert win.session.project.conn is not None  # the review window keeps its project open
+    win.close()

@@ -109,8 +109,9 @@ class BlindWindow(QMainWindow):
     with the model's suggestion (a :class:`labeler.core.labeling.LabelSession`, ``P`` accepts it)."""
 
     def __init__(self, project: Project, spec, reviewer: str, settings: QSettings | None = None, *,
-                 session=None):
+                 session=None, owns_project: bool = True):
         super().__init__()
+        self.owns_project = owns_project  # False: opened from the review window, which keeps the project
         self.settings = settings or QSettings()
         self.project = project
         self.session = session if session is not None else BlindSession(project, spec, reviewer)
@@ -165,7 +166,8 @@ class BlindWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.session.close()
         self.item_view.prefetcher.shutdown()
-        self.project.close()
+        if self.owns_project:
+            self.project.close()
         super().closeEvent(event)
 
 

@@ -53,7 +53,8 @@ LABEL_ISSUES = "Training label issues"
 CONFUSION_CELL = "Confusion cell"
 CUSTOM = "Custom filter"
 DUPLICATES = "Duplicates and leaks"
-MODES = (DEV_ERRORS, LABEL_ISSUES, CONFUSION_CELL, CUSTOM, DUPLICATES)
+LABEL_UNLABELED = "Label unlabeled"  # opens the labeling window on the same project
+MODES = (DEV_ERRORS, LABEL_ISSUES, CONFUSION_CELL, CUSTOM, DUPLICATES, LABEL_UNLABELED)
 REVIEW_SPLITS = ("dev", "train")  # the test split is kept out of review (labeler review --allow-test)
 ANY = "(any)"
 STAGES = {"reading": "Reading probabilities", "scoring": "Scoring labels (cleanlab)", "scored": "Storing scores"}
@@ -443,6 +444,10 @@ class ModeController(QObject):
         s = self.session
         if s is None:
             return
+        if mode == LABEL_UNLABELED:
+            self.open_labeling()
+            self.combo.setCurrentIndex(MODES.index(mode_of(s.spec)))  # the review's queue stays
+            return
         if mode == DEV_ERRORS:
             self.apply(dev_errors_spec(s.spec))
         elif mode == LABEL_ISSUES:
@@ -463,6 +468,29 @@ class ModeController(QObject):
             dialog = CustomFilterDialog(s.project.classes, s.spec, self.window)
             self._ask(dialog, dialog.spec)
         self._restore_focus()
+
+    def open_labeling(self):
+        """The labeling window on the review's project (its connection and lock: one writer): the
+        unlabeled examples, with the model's suggestion. Returns it (None when there is nothing to label)."""
+        from labeler.core.labeling import LabelSession, LabelSpec
+        from labeler.core.store import ProjectError
+
+        from .blind_window import BlindWindow
+
+        s = self.session
+        try:
+            session = LabelSession(s.project, LabelSpec(), s.reviewer)
+        except ProjectError as e:
+            QMessageBox.information(self.window, "labeler: labeling", str(e))
+            return None
+        if not session.items:
+            session.close()
+            QMessageBox.information(self.window, "labeler: labeling", "Every example of this project has a label.")
+            return None
+        self.labeling = BlindWindow(s.project, None, session.reviewer, self.window.settings, session=session,
+                                    owns_project=False)
+        self.labeling.show()
+        return self.labeling
 
     def _ask(self, dialog: QDialog, make_spec) -> None:
         # open(), not exec(): no nested event loop; Cancel puts the combo box back.

@@ -300,3 +300,26 @@ def test_the_review_windows_mode_bar_opens_labeling_on_the_same_project(qtbot, t
     labeling.close()
     assert win.session.project.conn is not None  # the review window keeps its project open
     win.close()
+
+
+def test_a_folder_opened_in_the_review_window_opens_labeling(qtbot, tree, tmp_path, monkeypatch):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings
+
+    from labeler.gui import keymap as keymapmod
+    from labeler.gui import modes
+    from labeler.gui.blind_window import BlindWindow
+    from labeler.gui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap(), reviewer="ann")
+    qtbot.addWidget(win)
+    with qtbot.waitExposed(win):
+        win.show()
+    assert win.open_path(tree)  # what File > Open and a drop of the folder do
+    controller = win.findChild(modes.ModeController)
+    qtbot.waitUntil(lambda: isinstance(getattr(controller, "labeling", None), BlindWindow))
+    labeling = controller.labeling
+    assert len(labeling.session.items) == 5 and labeling.session.project is win.session.project
+    labeling.close()
+    win.close()

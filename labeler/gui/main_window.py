@@ -386,6 +386,8 @@ class MainWindow(QMainWindow):
             return False
         if summary is not None:
             self.statusBar().showMessage(summary.lines()[0], 8000)
+        if Path(path).is_dir() and not project.readonly:  # a folder of images (dropped, or opened): label it
+            QTimer.singleShot(0, self.modes.open_labeling)
         return True
 
     def _open_dialog(self) -> None:

@@ -376,8 +376,12 @@ def confusion(project, split, as_json):
               " without seeing the given label, the prediction or the probabilities (needs --reviewer).")
 @click.option("--sample", type=click.IntRange(min=1), help="With --blind: how many examples (default: all of the split).")
 def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer,
-           blind, sample):
-    """Open the review window on a predictions file (imported first) or a project."""
+           blind, sample, read_only):
+    """Open the review window on a predictions file (imported first) or a project.
+
+    With --read-only nothing is imported or saved (a predictions file opens the project made from it)."""
+@click.option("--read-only", "read_only", is_flag=True,
+              help="Look without changing anything: for a project another labeler has open, or on a read-only share.")
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
     if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder
@@ -391,7 +395,9 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
         from .gui.app import run
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer))
+    if read_only and taxonomy:
+        _fail("--taxonomy changes the project: it cannot be given with --read-only")
+    sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer, readonly=read_only))
 
 def _review_label(source, project, split, order, seed, reviewer) -> None:
     """`labeler review --label`: label the unlabeled examples, with the model's suggestion."""

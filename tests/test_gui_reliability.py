@@ -298,9 +298,12 @@ HOLDER = textwrap.dedent("""
 
 def test_row28_window_refuses_a_project_another_process_writes(qtbot, tmp_path, digits_project, monkeypatch):
     """Row 28: opening a project that another labeler process writes: a dialog naming that
-    process, nothing opened; once it has closed, the same open works."""
+    process (which offers read-only: declined here), nothing opened; once it has closed, the same
+    open works."""
     errors = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: errors.append(text))
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: errors.append(text)
+                        or QMessageBox.StandardButton.No)
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(digits_project)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=ENV)
     try:

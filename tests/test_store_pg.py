@@ -298,3 +298,16 @@ def test_reviewer_role_writes_decisions_but_cannot_touch_examples(reviewed_proje
     conn = sqlite3.connect(reviewed_project)
     assert stored == conn.execute("SELECT data FROM columnar WHERE name = 'examples' ORDER BY chunk").fetchall()
     conn.close()
+
+
+def test_the_readme_shows_the_sql_grant_reviewer_runs(digits_project, pg_db):
+    import re
+
+    from conftest import ROOT
+
+    store_pg.push(digits_project, project_url(pg_db))
+    printed = run("team", "grant-reviewer", project_url(pg_db), "ben").output
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Team.*?```sql\n(.*?)```", text, re.S).group(1)
+    documented = [re.sub(r"\s*--.*", "", line).strip() for line in block.splitlines()]
+    assert [s for s in documented if s] == [line.replace('"', "") for line in printed.splitlines()]

@@ -170,7 +170,7 @@ class ReviewSession:
         eid = self.current_id
         if eid is None:
             return
-        if not self.decision(eid).reviewed:
+        if not self.decision(eid).reviewed and not self.project.readonly:  # read-only: just look
             self._apply(eid, replace(self.decision(eid), reviewed=True), "reviewed")
         self._advances.append(self._clock())
         self.items_done += 1

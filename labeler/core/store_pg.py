@@ -19,7 +19,10 @@ What this module does today (the first part of the team store):
 - :func:`pull` makes a local project file from the server's copy; it opens with ``Project.open``
   and every command gives the same output on it as on the file that was pushed.
 - :func:`grant_reviewer` makes a role that may write decisions, events, reviewer labels and sessions
-  but cannot change or delete the examples, the taxonomy or the project's meta.
+  (and claim items of shared queues) but cannot change or delete the examples, the taxonomy or the
+  project's meta.
+- The first push also makes the tables only a server project has (:data:`SERVER_TABLES`: the claims
+  of shared queues, see :mod:`labeler.core.claims`); pull leaves them on the server.
 
 The tables are read from the SQLite file itself (``sqlite_master``), so a table a later schema
 migration adds is copied without a change here; merging it on a second push adds its rows that the
@@ -50,9 +53,24 @@ MIGRATIONS_TABLE = "_sqlite_migrations"
 # Merged by key on a second push: the row with the newer timestamp wins.
 NEWER_WINS = {"decisions": (("example_id",), "decided_at"),
               "reviewer_labels": (("example_id", "reviewer"), "labeled_at")}
+# Tables only a server project has (a local file has no use for them): they are made by the first
+# push and never pulled. claims: who reviews which item of a shared queue (labeler.core.claims).
+SERVER_TABLES = {
+    "claims": """CREATE TABLE {t} (
+        queue text NOT NULL,
+        example_id text NOT NULL,
+        position bigint NOT NULL,
+        reviewer text,
+        claimed_at timestamptz,
+        lease_until timestamptz,
+        done_at timestamptz,
+        done_by text,
+        PRIMARY KEY (queue, example_id)
+    ); CREATE INDEX ON {t} (queue, position) WHERE done_at IS NULL""",
+}
 # What a reviewer may write (grant_reviewer); everything else is read-only to them.
 REVIEWER_WRITES = {"decisions": "INSERT, UPDATE", "events": "INSERT", "reviewer_labels": "INSERT, UPDATE, DELETE",
-                   "sessions": "INSERT, UPDATE"}
+                   "sessions": "INSERT, UPDATE", "claims": "UPDATE"}
 
 
 # -- URLs --------------------------------------------------------------------------------------
@@ -223,6 +241,10 @@ def _ensure_tables(pg: psycopg.Connection, schema: str, tables: list[Table]) -> 
                 default = sql.SQL(" DEFAULT " + c.default) if c.default is not None else sql.SQL("")
                 pg.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} " + c.type + "{}").format(
                     _ident(schema, t.name), sql.Identifier(c.name), default))
+    for name, ddl in SERVER_TABLES.items():
+        if name not in have:
+            for statement in ddl.split(";"):
+                pg.execute(sql.SQL(statement).format(t=_ident(schema, name)))
     return _server_columns(pg, schema)
 
 
@@ -501,7 +523,7 @@ def _pull_into(pg: psycopg.Connection, where: ServerProject, scratch: Path, resu
         known = {r[0] for r in project.conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")}
         theirs = {r[0] for r in pg.execute(sql.SQL("SELECT name FROM {}").format(_ident(schema, MIGRATIONS_TABLE)))}
         newer = sorted(theirs - known) + sorted(f"{t}.{c}" for t in server for c in server[t]
-                                                if t not in local or c not in local[t].names)
+                                                if t not in SERVER_TABLES and (t not in local or c not in local[t].names))
         if newer:
             raise TeamStoreError(f"{where.shown} was pushed by a newer labeler ({', '.join(newer[:5])}): upgrade labeler to pull it")
         with project.transaction() as c:

@@ -52,8 +52,10 @@ def run(
     spec: QueueSpec = QueueSpec(),
     taxonomy: str | None = None,
     reviewer: str | None = None,
+    readonly: bool = False,
 ) -> int:
-    """Open the review window on ``source`` (predictions or project) or ``project``; the exit code."""
+    """Open the review window on ``source`` (predictions or project) or ``project``; the exit code.
+    ``readonly``: look, save nothing (offered too when another labeler writes to the project)."""
     app = application()
     errors.install()
     settings = QSettings()
@@ -71,12 +73,15 @@ def run(
         project = _find_project_here()
     if source is not None or project is not None:
         try:
-            opened, summary = loader.open_source(None, source, project, taxonomy)
+            found = loader.open_or_read_only(None, source, project, taxonomy, readonly=readonly)
         except ImportCancelled:
             return EXIT_PROBLEM
         except (ProjectError, ImportProblem, OSError) as e:
             QMessageBox.critical(None, "labeler: cannot open", str(e))
             return EXIT_PROBLEM
+        if found is None:  # read-only was offered and declined
+            return EXIT_PROBLEM
+        opened, summary = found
         problem = window.take_project(opened, spec)
         if problem is not None:
             QMessageBox.critical(None, "labeler: cannot review this", problem)

@@ -14,7 +14,8 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from labeler.core.importer import ImportCancelled, ImportSummary, MissingColumns, import_predictions
-from labeler.core.store import SQLITE_MAGIC, ErrorTypesInUse, Project, default_project_path
+from labeler.core.store import (SQLITE_MAGIC, ErrorTypesInUse, Project, ProjectError, ProjectLocked, ProjectReadOnly,
+                                default_project_path)
 
 PROJECT_SUFFIX = ".labeler.db"
 STAGES = {"reading": "Reading", "checking": "Checking", "ranking": "Ranking labels", "writing": "Writing", "done": "Done"}
@@ -107,13 +108,22 @@ def open_source(
     source: str | Path | None,
     project: str | Path | None = None,
     taxonomy: str | Path | None = None,
+    *,
+    readonly: bool = False,
 ) -> tuple[Project, ImportSummary | None]:
     """Open a project, importing ``source`` into it first if that is a predictions file.
 
     Re-importing the predictions file of an existing project updates it and keeps its reviews. A
     ``taxonomy`` that drops error types in use is applied only if the user says so (else the
-    project keeps its own)."""
+    project keeps its own). ``readonly``: nothing is imported or written; a predictions file opens
+    the project made from it."""
     summary = None
+    if readonly:
+        project_path = target_project(source, project)
+        if not project_path.exists():
+            raise ProjectError(f"cannot open {source or project} read-only: there is no project {project_path} yet"
+                               " (import the predictions first, where the folder can be written)")
+        return Project.open(project_path, readonly=True), None
     if source is not None and not is_project_file(source):
         columns = None
         while True:
@@ -146,4 +156,43 @@ def open_source(
     return opened, summary
 
 
-__all__ = ["ImportCancelled", "confirm_dropping", "import_with_progress", "is_project_file", "open_source"]
+def target_project(source: str | Path | None, project: str | Path | None = None) -> Path:
+    """The project that ``source`` (a project or a predictions file) or ``project`` names."""
+    if source is not None and not is_project_file(source):
+        return Path(project) if project else default_project_path(source)
+    return Path(source if source is not None else project)
+
+
+def offer_read_only(parent: QWidget | None, problem: ProjectError) -> bool:
+    """Another labeler writes to the project, or its folder cannot be written: ask (Yes/No, Yes by
+    default) whether to open it read-only: everything can be looked at, nothing is saved."""
+    answer = QMessageBox.question(
+        parent, "labeler: open read-only?",
+        f"{problem}\n\nOpen it read-only? You can look at every item and panel, but no decision is saved.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def open_or_read_only(
+    parent: QWidget | None,
+    source: str | Path | None,
+    project: str | Path | None = None,
+    taxonomy: str | Path | None = None,
+    *,
+    readonly: bool = False,
+) -> tuple[Project, ImportSummary | None] | None:
+    """:func:`open_source`; when the project cannot be written (another labeler holds it, or a
+    read-only folder) but exists, offer to open it read-only. None: the user said no."""
+    try:
+        return open_source(parent, source, project, taxonomy, readonly=readonly)
+    except (ProjectLocked, ProjectReadOnly) as problem:
+        if readonly or not target_project(source, project).exists():
+            raise
+        if not offer_read_only(parent, problem):
+            return None
+        return open_source(parent, source, project, readonly=True)
+
+
+__all__ = ["ImportCancelled", "confirm_dropping", "import_with_progress", "is_project_file", "offer_read_only",
+           "open_or_read_only", "open_source", "target_project"]

@@ -39,6 +39,9 @@ RECENT_MAX = 10
 CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
 OPEN_FILTER = "Predictions or projects (*.csv *.tsv *.txt *.gz *.parquet *.pq *.jsonl *.ndjson *.db);;All files (*)"
 OPEN_PROBLEMS = (ProjectError, ImportProblem, QueueRefused, OSError)
+# what a project open read-only still lets the reviewer do (moving on marks nothing there)
+READ_ONLY_CALLS = {"next", "prev", "skip", "goto", "set_queue", "next_unreviewed"}
+READ_ONLY_NOTE = "Read-only: this project can be looked at, not changed; nothing is saved."
 
 
 class MainWindow(QMainWindow):
@@ -140,6 +143,9 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         self.help_overlay.hide()
+        if self.session.project.readonly and method not in READ_ONLY_CALLS:
+            self.statusBar().showMessage(READ_ONLY_NOTE, 5000)
+            return
         self._in_call, self._dirty = True, set()
         try:
             getattr(self.session, method)(*args, **self.grid_mode.call_kwargs(method))
@@ -342,7 +348,7 @@ class MainWindow(QMainWindow):
         self.item_view.set_session(session)
         self._add_recent(project.path)
         self._refresh({"queue"})
-        self.saved_label.setText("")
+        self.saved_label.setText("read-only: nothing is saved" if project.readonly else "")
         self._show_location_warnings(project)
         self.session_changed.emit()
 
@@ -373,7 +379,7 @@ class MainWindow(QMainWindow):
         if self.session is not None and target.resolve() == self.session.project.path.resolve():
             self.close_project()  # this process holds its lock: let the import or the open take it
         try:
-            project, summary = loader.open_source(self, path)
+            found = loader.open_or_read_only(self, path)
         except ImportCancelled:
             self.statusBar().showMessage("Import cancelled; nothing was written.", 5000)
             return False
@@ -381,6 +387,9 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, "labeler: cannot open", str(e))
             return False
         problem = self.take_project(project)
+        if found is None:  # read-only was offered and declined
+            return False
+        project, summary = found
         if problem is not None:
             QMessageBox.critical(self, "labeler: cannot open", problem)
             return False
@@ -448,7 +457,8 @@ class MainWindow(QMainWindow):
         if self.session is None:
             self.setWindowTitle("labeler")
         else:
-            self.setWindowTitle(f"labeler — {self.session.project.path.name} — {self.session.spec.describe()}")
+            ro = " (read-only)" if self.session.project.readonly else ""
+            self.setWindowTitle(f"labeler — {self.session.project.path.name}{ro} — {self.session.spec.describe()}")
 
     def _build_menus(self) -> None:
         a, bar = self.actions, self.menuBar()

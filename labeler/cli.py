@@ -315,7 +315,8 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
         for what, v in (("--label", spec.label), ("--pred", spec.pred)):
             if v is not None and v not in classes:
                 _fail(f"{what} {v!r} is not a class of this project")
-        reviewed = {k for k, d in p.decisions().items() if d.reviewed}
+        decisions = p.decisions()
+        reviewed = {k for k, d in decisions.items() if d.reviewed}
         frame = framemod.load(p)
         if spec.order == "quality" or spec.scope == "flagged":
             frame = _ranked_in_memory(p, frame, spec.split)
@@ -333,7 +334,8 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
          "loss": None if r.loss != r.loss else r.loss,
          "quality": None if r.quality != r.quality else r.quality,
          "suggested": r.suggested, "flagged": None if r.flagged is None else bool(r.flagged),
-         "reviewed": r.id in reviewed}
+         "reviewed": r.id in reviewed,
+         "corrected": decisions[r.id].label if r.id in decisions else None}
         for r in rows.itertuples(index=False)
     ]
     if as_json:
@@ -345,7 +347,8 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
         loss = "" if it["loss"] is None else f"{it['loss']:.3f}"
         quality = "" if it["quality"] is None else f"  quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else "")
         click.echo(f"{it['id']:<16} {it['given']!s:>10} -> {it['predicted']!s:<10} conf {conf:<6} loss {loss}"
-                   + quality + ("  (reviewed)" if it["reviewed"] else ""))
+                   + quality + ("  (reviewed)" if it["reviewed"] else "")
+                   + (f"  corrected to {it['corrected']}" if it["corrected"] is not None else ""))
 
 
 @main.command()
@@ -469,7 +472,8 @@ def rank(project, split, limit, as_json):
     """Training examples most likely mislabeled first (cleanlab label-quality scores), stored in the
     project for `labeler review --split train --order quality`.
 
-    JSON: [{id, given, suggested, quality, flagged}], lowest quality first. Needs out-of-sample
+    JSON: [{id, given, suggested, quality, flagged, corrected}]: the flagged first, each part lowest
+    quality first; corrected is the label a reviewer corrected it to (null: none yet). Needs out-of-sample
     probabilities (cross-validated for the training set); without probabilities the ranking falls
     back to the loss from the prediction's confidence, and says so."""
     from .core import ranking
@@ -481,6 +485,7 @@ def rank(project, split, limit, as_json):
         _fail(str(e))
     with p:
         frame = framemod.load(p)
+        decisions = p.decisions()  # (for the corrected field)
         show = _progress_printer()
         try:
             scores = ranking.compute(p, frame, split, progress=show)
@@ -496,14 +501,15 @@ def rank(project, split, limit, as_json):
     rows = ranking.ranked(ranking.with_scores(frame, scores), split)
     if limit is not None:
         rows = rows.head(limit)
-    items = ranking.records(rows)
+    items = ranking.records(rows, decisions)
     if as_json:
         click.echo(json.dumps(items))
         return
     click.echo(f"{result.ranked} {split} examples ranked ({result.method}); {result.flagged} flagged as likely label issues")
     for it in items:
         click.echo(f"{it['id']:<16} given {it['given']!s:>10}  suggested {it['suggested']!s:<10}"
-                   f" quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else ""))
+                   f" quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else "")
+                   + (f"  corrected to {it['corrected']}" if it["corrected"] is not None else ""))
 
 
 @main.command()

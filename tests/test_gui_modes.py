@@ -70,7 +70,8 @@ def on_disk(path: Path) -> tuple[pd.DataFrame, dict]:
 
 def quality_order(frame: pd.DataFrame, split: str = "train") -> list[str]:
     part = frame[(frame["split"] == split) & frame["label"].notna()]
-    return part.sort_values(["quality", "row"], kind="stable")["id"].tolist()
+    part = part.assign(unflagged=~part["flagged"].fillna(0).astype(bool))  # the flagged first
+    return part.sort_values(["unflagged", "quality", "row"], kind="stable")["id"].tolist()
 
 
 def choose_mode_by_keys(qtbot, win, mode: str) -> None:

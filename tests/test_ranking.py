@@ -71,7 +71,8 @@ def figures(flagged_ids: set[str], ranked_ids: list[str], noisy: set[str]) -> di
 
 
 def direct_figures(direct) -> dict[str, float]:
-    order = np.argsort(direct["quality"], kind="stable")  # ties in file order, as the tool does
+    # cleanlab's flagged examples first, each part by quality, ties in file order, as the tool does
+    order = np.lexsort((np.arange(len(direct["quality"])), direct["quality"], ~direct["flagged"]))
     return figures(set(direct["ids"][direct["flagged"]]), direct["ids"][order].tolist(), direct["noisy"])
 
 
@@ -118,9 +119,10 @@ def test_rank_cli_json_shape_and_order(digits_project, direct):
     items = json.loads(r.stdout)
     assert r.stderr == ""
     assert len(items) == len(direct["ids"])
-    assert all(list(it) == ["id", "given", "suggested", "quality", "flagged"] for it in items)
+    assert all(list(it) == ["id", "given", "suggested", "quality", "flagged", "corrected"] for it in items)
     assert all(isinstance(it["quality"], float) and isinstance(it["flagged"], bool) for it in items)
-    assert [it["quality"] for it in items] == sorted(it["quality"] for it in items)
+    # the flagged first, each part by quality
+    assert [(not it["flagged"], it["quality"]) for it in items] == sorted((not it["flagged"], it["quality"]) for it in items)
     by_id = {i: k for k, i in enumerate(direct["ids"])}
     assert {it["id"] for it in items} == set(direct["ids"])
     for it in items:
@@ -131,7 +133,7 @@ def test_rank_cli_json_shape_and_order(digits_project, direct):
         assert it["flagged"] == bool(direct["flagged"][k])
     # ties keep file order
     for a, b in zip(items, items[1:]):
-        if a["quality"] == b["quality"]:
+        if a["quality"] == b["quality"] and a["flagged"] == b["flagged"]:
             assert by_id[a["id"]] < by_id[b["id"]]
     head = json.loads(run("rank", "-p", digits_project, "--json", "--limit", "5").stdout)
     assert head == items[:5]
@@ -363,3 +365,40 @@ def test_p_takes_the_suggested_label_not_the_prediction_in_quality_order(tmp_pat
         s.accept_prediction()
         assert s.decision("x0").label == "b"
         s.close()
+
+
+def test_the_label_issue_queue_puts_every_flagged_example_first(digits_project):
+    with Project.open(digits_project) as p:
+        ranking.rank(p, framemod.load(p), "train")
+        frame = framemod.load(p)
+    rows = build(frame, QueueSpec(split="train", order="quality", scope="all"))
+    flags = rows["flagged"].fillna(0).astype(bool).to_numpy()
+    n = int(flags.sum())
+    assert 0 < n < len(rows) and flags[:n].all() and not flags[n:].any()
+    for part in (rows[:n], rows[n:]):  # each part lowest quality first
+        assert (np.diff(part["quality"].to_numpy()) >= 0).all()
+
+
+def test_rank_and_queue_json_say_which_examples_are_corrected(digits_project):
+    import json
+
+    from click.testing import CliRunner
+
+    from labeler.cli import main
+    from labeler.core.session import ReviewSession
+
+    runner = CliRunner()
+    first = json.loads(runner.invoke(main, ["rank", "--project", str(digits_project), "--json"]).output)
+    assert all(r["corrected"] is None for r in first)
+    target = first[0]
+    with Project.open(digits_project) as p:
+        s = ReviewSession(p, QueueSpec(split="train", order="quality", scope="all"))
+        assert s.current_id == target["id"]
+        s.accept_prediction()
+        s.close()
+    again = {r["id"]: r for r in json.loads(runner.invoke(main, ["rank", "--project", str(digits_project), "--json"]).output)}
+    assert again[target["id"]]["corrected"] == target["suggested"]
+    queue = json.loads(runner.invoke(main, ["queue", "--project", str(digits_project), "--split", "train",
+                                            "--order", "quality", "--scope", "all", "--json"]).output)
+    assert {q["id"]: q["corrected"] for q in queue}[target["id"]] == target["suggested"]
+    assert sum(q["corrected"] is not None for q in queue) == 1

@@ -106,7 +106,9 @@ def build(frame: pd.DataFrame, spec: QueueSpec, reviewed: set[str] | None = None
         q = part["quality"].to_numpy(dtype=np.float64)
         if np.isnan(q).all():  # no probabilities: the loss from the confidence is the best we have
             q = -part["loss"].fillna(-np.inf).to_numpy()
-        idx = np.lexsort((part["row"].to_numpy(), np.nan_to_num(q, nan=np.inf)))
+        # the flagged first (cleanlab's flags need not be the lowest scores), each part by quality
+        unflagged = ~part["flagged"].fillna(0).to_numpy(dtype=bool) if "flagged" in part else np.zeros(len(part), bool)
+        idx = np.lexsort((part["row"].to_numpy(), np.nan_to_num(q, nan=np.inf), unflagged))
     else:
         idx = np.argsort(part["row"].to_numpy(), kind="stable")
     return part.iloc[idx]

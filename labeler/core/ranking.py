@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import frame as framemod
 from .queue import QueueSpec, build
+from .store import Decision
 
 Progress = Callable[[str, float], None]
 
@@ -266,12 +267,15 @@ def ranked(frame: pd.DataFrame, split: str = "train") -> pd.DataFrame:
     return build(frame, QueueSpec(split=split, order="quality", scope="all", allow_test=True))
 
 
-def records(rows: pd.DataFrame) -> list[dict]:
-    """What ``labeler rank --json`` prints, one dict per row of :func:`ranked`."""
+def records(rows: pd.DataFrame, decisions: Mapping[str, Decision] | None = None) -> list[dict]:
+    """What ``labeler rank --json`` prints, one dict per row of :func:`ranked`. ``corrected``: the
+    label a reviewer already corrected it to (None: not corrected), from ``decisions``."""
     quality = rows["quality"].to_numpy(dtype=np.float64)
+    decisions = decisions or {}
     return [
         {"id": i, "given": g, "suggested": s, "quality": None if np.isnan(q) else float(q),
-         "flagged": bool(f) if f is not None else False}
+         "flagged": bool(f) if f is not None else False,
+         "corrected": decisions[i].label if i in decisions else None}
         for i, g, s, q, f in zip(rows["id"].tolist(), rows["label"].tolist(), rows["suggested"].tolist(),
                                  quality.tolist(), rows["flagged"].tolist())
     ]

@@ -378,13 +378,13 @@ def confusion(project, split, as_json):
 @click.option("--blind", is_flag=True, help="Blind relabeling: label a seeded random sample of --split yourself,"
               " without seeing the given label, the prediction or the probabilities (needs --reviewer).")
 @click.option("--sample", type=click.IntRange(min=1), help="With --blind: how many examples (default: all of the split).")
+@click.option("--read-only", "read_only", is_flag=True,
+              help="Look without changing anything: for a project another labeler has open, or on a read-only share.")
 def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer,
            blind, sample, read_only):
     """Open the review window on a predictions file (imported first) or a project.
 
     With --read-only nothing is imported or saved (a predictions file opens the project made from it)."""
-@click.option("--read-only", "read_only", is_flag=True,
-              help="Look without changing anything: for a project another labeler has open, or on a read-only share.")
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
     if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder

@@ -108,3 +108,24 @@ def test_duplicates_mode_queues_leaks_and_shows_the_group_side_by_side(qtbot, wi
     win.grab().save(str(tmp_path / "duplicates.png"))
     win.modes.set_mode(modes.DEV_ERRORS)
     assert not dock.isVisible()
+
+
+def test_key_v_previews_the_current_image_under_each_augmentation(qtbot, win, tmp_path):
+    from labeler.core.quality import augment as augmod
+    from labeler.gui import augment_view
+
+    win.activateWindow()
+    win.item_view.image_view.setFocus()
+    qtbot.keyClick(win.item_view.image_view, Qt.Key.Key_V)
+    dialog = win.augment_preview.dialog
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible())
+    s = win.session
+    img = augment_view.preview_image(s.project.resolve(s.example()["path"]))
+    want = augmod.preview(img, seed=0, source_id=s.current_id)
+    assert [t[0] for t in dialog.tiles] == ["original", *augmod.OPS]
+    for (op, pixels, params), (op2, pixels2, params2) in zip(dialog.tiles[1:], want):
+        assert op == op2 and params == params2 and (pixels == pixels2).all()
+    assert dialog.grid.count() == 1 + len(augmod.OPS)
+    dialog.grab().save(str(tmp_path / "augment.png"))
+    qtbot.keyClick(dialog, Qt.Key.Key_V)
+    qtbot.waitUntil(lambda: not dialog.isVisible())

@@ -16,7 +16,7 @@ from labeler.gui.resources import resource  # noqa: E402
 
 EXPECTED = {
     "next": ["Space", "Return", "Right"], "prev": ["Left", "Backspace", "Shift+Left"], "skip": ["Shift+Right"],
-    "jump": ["Ctrl+G"], "grid": ["G"], "panels": ["T"], "accept_prediction": ["P"],
+    "jump": ["Ctrl+G"], "grid": ["G"], "panels": ["T"], "augment_preview": ["V"], "accept_prediction": ["P"],
     "choose_label": ["L"], "mislabeled": ["M"], "ambiguous": ["A"], "very_hard": ["H"], "very_easy": ["E"],
     **{f"error_type_{i}": [str(i)] for i in range(1, 10)}, "note": ["N"], "undo": ["Ctrl+Z"],
     "redo": ["Ctrl+Shift+Z", "Ctrl+Y"], "help": ["F1", "?"], "zoom_in": ["+", "="], "zoom_out": ["-"],

@@ -42,6 +42,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("page_up", "Scroll a long text up a screenful", "View"),
     ("grid", "Grid of the queue, or back (keys act on all selected)", "View"),
     ("panels", "Show/hide tally, confusion matrix, dashboard", "View"),
+    ("augment_preview", "Preview augmentations of this image (blur, fog, noise…)", "View"),
     ("help", "Show these keys", "Help"),
 ]
 DESCRIPTIONS = {name: text for name, text, _ in ACTIONS}

@@ -33,7 +33,7 @@ from .help_overlay import HelpOverlay
 from .image_view import ImageView
 from .item_view import ItemView
 from .panels import ItemPanel
-from . import export_dialog, grid_mode, modes
+from . import augment_view, export_dialog, grid_mode, modes
 
 RECENT_MAX = 10
 CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._checkpoint_timer = QTimer(self, singleShot=True, interval=CHECKPOINT_IDLE_MS)
         self._checkpoint_timer.timeout.connect(self._checkpoint)
         self.modes = modes.install(self)  # the review-mode toolbar (dev errors, training label issues, ...)
+        self.augment_preview = augment_view.install(self)  # V: the current image under each augmentation
         self.resize(1280, 820)
         if self.settings.value("window/geometry") is not None:
             self.restoreGeometry(self.settings.value("window/geometry"))

@@ -79,3 +79,30 @@ def test_cancelling_the_dialog_imports_nothing(qtbot, odd_csv):
     with pytest.raises(ImportCancelled):
         loader.open_source(None, odd_csv)
     assert seen and not list(odd_csv.parent.glob("*.labeler.db*"))
+
+
+def test_import_without_the_required_columns_says_what_is_missing_and_stays(qtbot, odd_csv):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    problem = MissingColumns(["label", "path or text", "pred or probabilities"],
+                             ["key", "picture", "truth", "guess", "note"], {"id": "key"}, "missing")
+    dialog = ColumnMappingDialog(None, odd_csv, problem)
+    qtbot.addWidget(dialog)
+    with qtbot.waitExposed(dialog):
+        dialog.show()
+    form_text = " ".join(w.text() for w in dialog.findChildren(QLabel))
+    assert "* required" in form_text and "this or text required" in form_text and "this or probs required" in form_text
+    import_button = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Import")
+    qtbot.mouseClick(import_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.result() != ColumnMappingDialog.DialogCode.Accepted
+    said = dialog.problem_label.text()
+    assert "(label)" in said and "(path) or the texts (text)" in said and "(pred) or the probabilities" in said
+    dialog.choosers["label"].setCurrentText("truth")
+    dialog.choosers["path"].setCurrentText("truth")
+    dialog.choosers["pred"].setCurrentText("guess")
+    qtbot.mouseClick(import_button, Qt.MouseButton.LeftButton)
+    assert "truth is chosen twice" in dialog.problem_label.text() and dialog.isVisible()
+    dialog.choosers["path"].setCurrentText("picture")
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.mouseClick(import_button, Qt.MouseButton.LeftButton)

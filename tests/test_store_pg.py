@@ -311,3 +311,106 @@ def test_the_readme_shows_the_sql_grant_reviewer_runs(digits_project, pg_db):
     block = re.search(r"## Team.*?```sql\n(.*?)```", text, re.S).group(1)
     documented = [re.sub(r"\s*--.*", "", line).strip() for line in block.splitlines()]
     assert [s for s in documented if s] == [line.replace('"', "") for line in printed.splitlines()]
+
+
+def test_a_push_that_fails_midway_leaves_the_server_as_it_was(reviewed_project, pg_db, tmp_path):
+    """A reviewer's copy with new decisions and a ranking of its own: the decisions merge first,
+    then replacing the ranking is refused (a reviewer cannot write columnar chunks): nothing of the
+    push stays."""
+    url = project_url(pg_db)
+    store_pg.push(reviewed_project, url)
+    store_pg.grant_reviewer(url, "rev_eve")
+    as_eve = project_url(pg_db.replace("postgresql://postgres@", "postgresql://rev_eve@"))
+    mine = tmp_path / "eve.labeler.db"
+    store_pg.pull(as_eve, mine)
+    review(mine, dev_errors(reviewed_project, 20)[12:15], reviewer="rev_eve")
+    run("rank", "--project", mine)
+    before = snapshot_server(pg_db, "digits")
+    r = run("push", mine, as_eve, ok=False)
+    assert r.exit_code == 2 and "permission denied for table" in r.output, r.output
+    assert snapshot_server(pg_db, "digits") == before
+    # the owner's push of the same copy goes through, ranking and all
+    assert store_pg.push(mine, url).added["decisions"] == 3
+    fresh = tmp_path / "fresh.labeler.db"
+    store_pg.pull(url, fresh)
+    assert outputs(fresh) == outputs(mine)
+
+
+def test_pushes_at_once_take_turns(reviewed_project, pg_db, tmp_path):
+    import threading
+
+    url = project_url(pg_db)
+    store_pg.push(reviewed_project, url)
+    copies = []
+    for i in range(4):
+        copies.append(tmp_path / f"c{i}.labeler.db")
+        store_pg.pull(url, copies[-1])
+        review(copies[-1], dev_errors(reviewed_project, 40)[12 + 3 * i:15 + 3 * i], reviewer=f"r{i}")
+    pushes = copies + [copies[0]] * 3  # the same copy pushed four times at once: its reviews once
+    errors, start = [], threading.Barrier(len(pushes))
+
+    def push(path):
+        try:
+            start.wait()
+            store_pg.push(path, url)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=push, args=(c,)) for c in pushes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    merged = tmp_path / "merged.labeler.db"
+    store_pg.pull(url, merged)
+    with Project.open(merged, readonly=True) as p:
+        assert len(p.decisions()) == 8 + 4 * 3
+        assert len(p.events()) == 20 + 4 * 3
+        assert p.conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2 + 4
+
+
+def test_a_table_of_a_later_schema_is_copied_and_an_older_labeler_refuses_to_pull_it(reviewed_project, pg_db, tmp_path):
+    """Tables are read from the file: one that a later migration adds goes to the server with its
+    rows and no change to the copying code; a labeler that does not know it will not pull a copy
+    that would silently lack it."""
+    conn = sqlite3.connect(reviewed_project)
+    conn.execute("CREATE TABLE later_notes (example_id TEXT PRIMARY KEY, note TEXT NOT NULL DEFAULT '', score REAL, raw BLOB)")
+    conn.executemany("INSERT INTO later_notes VALUES (?, ?, ?, ?)", [("d1", "x", 0.5, b"\x00\x01"), ("d2", "", None, None)])
+    conn.commit()
+    conn.close()
+    url = project_url(pg_db)
+    store_pg.push(reviewed_project, url)
+    assert snapshot_server(pg_db, "digits")["later_notes"] == [("d1", "x", 0.5, b"\x00\x01"), ("d2", "", None, None)]
+    r = run("pull", url, tmp_path / "old.labeler.db", ok=False)
+    assert r.exit_code == 2 and "newer labeler" in r.output and "later_notes" in r.output
+    assert not (tmp_path / "old.labeler.db").exists()
+
+
+def test_the_same_copy_pushed_at_once_adds_its_session_once(digits_project, pg_db, tmp_path):
+    """Nothing else makes these pushes wait for one another (no decision rows to lock): the
+    project's advisory lock does, so each sees what the one before added."""
+    import threading
+
+    url = project_url(pg_db)
+    store_pg.push(digits_project, url)
+    idle = tmp_path / "idle.labeler.db"
+    store_pg.pull(url, idle)
+    with Project.open(idle) as p:  # the window opened and closed, nothing decided
+        p.end_session(p.start_session("ana", QueueSpec().to_json()), 0)
+    errors, start = [], threading.Barrier(6)
+
+    def push():
+        try:
+            start.wait()
+            store_pg.push(idle, url)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=push) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(snapshot_server(pg_db, "digits")["sessions"]) == 1

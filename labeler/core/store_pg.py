@@ -301,7 +301,8 @@ def push(local: str | os.PathLike, url: str) -> PushResult:
                             _check_examples(pg, src, schema, where)
                         server = _ensure_tables(pg, schema, tables)
                         result = PushResult(where.shown, new)
-                        for t in tables:
+                        # on a merge the reviews go first, then what a reviewer may not write
+                        for t in sorted(tables, key=lambda t: not new and t.name in ("meta", "columnar", "error_types")):
                             names = [n for n in t.names if n in server[t.name]]
                             if new:
                                 result.added[t.name] = _copy_in(pg, _ident(schema, t.name), names, _sqlite_rows(src, t, names))

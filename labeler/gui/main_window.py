@@ -438,8 +438,8 @@ class MainWindow(QMainWindow):
 
     def toggle_panels(self) -> None:
         """T: hide the docked panels that are shown (the example takes the width), or show them again
-        (the ones hidden last, else all), beside the item at most 40% of the window's width. Which
-        are shown is remembered with the window's state."""
+        (the ones hidden last, else all), wide enough for the tally's columns (660 px) but at most half
+        the window. Which are shown is remembered with the window's state."""
         docks = list(self.docks.values())
         shown = [d for d in docks if d.isVisible()]
         if shown:
@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
             d.show()
         if again:
             again[0].raise_()
-            self.resizeDocks([again[0]], [min(540, int(0.4 * self.width()))], Qt.Orientation.Horizontal)
+            self.resizeDocks([again[0]], [min(660, int(0.5 * self.width()))], Qt.Orientation.Horizontal)
 
     def _update_title(self) -> None:
         if self.session is None:

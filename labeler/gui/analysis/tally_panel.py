@@ -191,12 +191,13 @@ class TallyPanel(SplitPanel):
         self.view.setObjectName("tallyView")
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(TallyModel.SHARE, ShareBarDelegate(self.view))
-        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         h = self.view.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)  # fitted to the names in refresh()
+        # the names take what the figures leave, elided in the middle: no horizontal scroll bar
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         h.setSectionResizeMode(TallyModel.SHARE, QHeaderView.ResizeMode.Fixed)
-        h.resizeSection(TallyModel.SHARE, 116)
+        h.resizeSection(TallyModel.SHARE, 96)
         h.setMinimumSectionSize(40)
         lay.addWidget(self.view, 1)
         self.foot = note_label()
@@ -209,12 +210,7 @@ class TallyPanel(SplitPanel):
 
     def refresh(self) -> None:
         t = self.analysis.tally(self.split)
-        names = [(c["kind"], c["name"]) for c in t["categories"]] if t else []
         self.model.set_tally(t)
-        if names != getattr(self, "_names", None):  # another taxonomy: fit the names, up to a point
-            self._names = names
-            self.view.resizeColumnToContents(0)
-            self.view.setColumnWidth(0, min(self.view.columnWidth(0), 190))
         if t is None:
             self.head.setText("No project open")
             self.note.setText("")

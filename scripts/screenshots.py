@@ -85,6 +85,122 @@ def label_issues_and_export(app: QApplication, win, out: Path) -> None:
     dialog.reject()
 
 
+def grid(app: QApplication, win, out: Path) -> None:
+    """The grid (G) after a range was selected and tagged with one key, in both themes."""
+    from labeler.gui import theme
+
+    win.activateWindow()  # the dialogs before took it; keys reach only the active window
+    wait_for(app, win.isActiveWindow)
+    win.item_view.image_view.setFocus()
+    QTest.keyClick(win.item_view.image_view, Qt.Key.Key_G)
+    wait_for(app, lambda: win.grid_mode.active)
+    g = win.grid_mode.grid
+    for k in (Qt.Key.Key_Right, Qt.Key.Key_Right):
+        QTest.keyClick(g, k)
+    for _ in range(3):
+        QTest.keyClick(g, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    for k in (Qt.Key.Key_M, Qt.Key.Key_3):
+        QTest.keyClick(g, k)
+    wait_for(app, lambda: g.prefetcher.pending_count == 0 and g.prefetcher.cached_count > 0)
+    QTest.qWait(100)
+    app.processEvents()
+    win.grab().save(str(out / "grid.png"))
+    win.set_theme("dark")
+    app.processEvents()
+    QTest.qWait(100)
+    win.grab().save(str(out / "grid_dark.png"))
+    win.set_theme("light")
+    theme.apply(app, "light")
+    QTest.keyClick(g, Qt.Key.Key_G)
+    settle(app, win)
+
+
+def open_window(app: QApplication, project: Path, settings: Path):
+    from labeler.core.store import Project
+    from labeler.gui import keymap as keymapmod
+    from labeler.gui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(settings), QSettings.Format.IniFormat),
+                     keymap=keymapmod.default_keymap(), reviewer="docs")
+    win.set_project(Project.open(project))
+    win.resize(1280, 800)
+    win.show()
+    return win
+
+
+def long_names(app: QApplication, tmp: Path, out: Path) -> None:
+    """Class and error-type names as users write them (snake_case, Hebrew, Arabic, emoji, long) in
+    the item panel and the top-5, on the sample's images."""
+    import csv
+    import random
+
+    from labeler.core.importer import import_predictions
+    from labeler.core.store import Project
+
+    classes = ["positive_sentiment", "negative_sentiment", "שלום עולם", "مرحبا بالعالم", "🐶 dog", "dog",
+               "a_really_long_class_name_that_goes_on_and_on"]
+    rng = random.Random(1)
+    src = tmp / "names.csv"
+    with src.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "path", "label", "pred", *[f"p_{c}" for c in classes], "source"])
+        for i, img in enumerate(sorted((DIGITS / "images").glob("*.png"))[:60]):
+            given = classes[i % len(classes)]
+            pred = classes[(i + 1 + rng.randrange(len(classes) - 1)) % len(classes)]
+            ps = [rng.random() for _ in classes]
+            ps[classes.index(pred)] += 3
+            ps = [q / sum(ps) for q in ps]
+            w.writerow([f"x{i:03d}", str(img), given, pred, *[f"{q:.4f}" for q in ps],
+                        "scraped_from_a_very_long_source_name_with_no_spaces_at_all"])
+    project = tmp / "names.labeler.db"
+    import_predictions(src, project)
+    with Project.open(project) as p:
+        p.set_error_types(["a very long error type name that does not fit", "blurry", "occluded", "🙃 sarcasm",
+                           "תווית שגויה", *[f"type {i}" for i in range(6, 12)]])
+    win = open_window(app, project, tmp / "names.ini")
+    settle(app, win)
+    view = win.item_view.image_view
+    while win.session.frame_row()["label"] != "שלום עולם":
+        QTest.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    for k in (Qt.Key.Key_M, Qt.Key.Key_1, Qt.Key.Key_4):
+        QTest.keyClick(view, k)
+    settle(app, win)
+    win.grab().save(str(out / "long_names.png"))
+    win.close()
+
+
+def text_example(app: QApplication, tmp: Path, out: Path) -> None:
+    """A text example: a centred column at a reading size, the metadata in the panel."""
+    import csv
+
+    from labeler.core.importer import import_predictions
+    from labeler.core.store import Project
+
+    text = ("The pasta arrived cold and the waiter forgot our drinks twice, but honestly the tiramisu was the"
+            " best I have had outside Italy and the owner came over to apologise and took the mains off the bill."
+            " Would I go back? Probably, for dessert alone.\n\nThe room is loud on weekends; book a table by the"
+            " window, and ask for the daily special: it is not on the menu.")
+    src = tmp / "reviews.csv"
+    with src.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "split", "label", "pred", "p_positive_sentiment", "p_negative_sentiment",
+                    "source", "stars"])
+        w.writerow(["r1", text, "dev", "positive_sentiment", "negative_sentiment", "0.31", "0.69", "yelp", "4"])
+        w.writerow(["r2", "awful", "dev", "negative_sentiment", "positive_sentiment", "0.6", "0.4", "imdb", "1"])
+    project = tmp / "reviews.labeler.db"
+    import_predictions(src, project)
+    with Project.open(project) as p:
+        p.set_error_types(["sarcasm", "mixed sentiment", "off topic"])
+    win = open_window(app, project, tmp / "reviews.ini")
+    win.jump_to("r1")
+    wait_for(app, lambda: win.item_view.currentWidget() is win.item_view.text_view)
+    QTest.keyClick(win.item_view.image_view, Qt.Key.Key_2)
+    QTest.qWait(100)
+    app.processEvents()
+    win.grab().save(str(out / "text_example.png"))
+    win.close()
+
+
 def analysis_panels(app: QApplication, win, out: Path) -> None:
     """The tally, the confusion matrix and the dashboard docks after about 20 reviewed dev errors."""
     view = win.item_view.image_view
@@ -101,6 +217,8 @@ def analysis_panels(app: QApplication, win, out: Path) -> None:
         app.processEvents()
     win.resize(1400, 860)
     docks = win.analysis.docks
+    for dock in docks:  # (hidden by default: T shows them)
+        dock.show()
     win.resizeDocks([docks[0]], [620], Qt.Orientation.Horizontal)
     for name, dock in zip(("tally", "confusion", "dashboard"), docks):
         dock.raise_()
@@ -165,11 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         win.grab().save(str(args.out / "help_overlay.png"))
         win.help_overlay.hide()
+        grid(app, win, args.out)
         analysis_panels(app, win, args.out)
         label_issues_and_export(app, win, args.out)
         win.close()
+        long_names(app, Path(tmp), args.out)
+        text_example(app, Path(tmp), args.out)
     for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png",
-                 "label_issues.png", "export_dialog.png", "tally.png", "confusion.png", "dashboard.png"):
+                 "label_issues.png", "export_dialog.png", "tally.png", "confusion.png", "dashboard.png",
+                 "grid.png", "grid_dark.png", "long_names.png", "text_example.png"):
         print(args.out / name)
     return 0
 

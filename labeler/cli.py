@@ -306,7 +306,7 @@ def _ranked_in_memory(p: Project, frame, split: str):
 @project_option
 @queue_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--limit", type=int, help="At most N items.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most N items.")
 def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, as_json, limit):
     """The review queue: by default the misclassified dev examples in a seeded random order."""
     spec = make_spec(split, order, seed, scope, label, pred, pair, unreviewed, allow_test)

@@ -31,6 +31,12 @@ from .table import ArrowColumns, Table
 
 CSV_BLOCK_BYTES = 1 << 22  # parsed in parallel, block by block
 BLOCK = 1 << 22  # bytes read at a time when a file is rewritten
+# The longest record (and so the longest cell) labeler reads or rewrites: far above any label or
+# path, room for a long text example. Arrow needs a block that holds a whole record; the csv module
+# refuses fields over 128 KB unless told otherwise (a process-wide setting, only ever raised here).
+MAX_CELL_BYTES = 64 << 20
+MAX_CELL_TEXT = "64 MB"
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_BYTES))
 
 
 # -- reading
@@ -53,7 +59,7 @@ def read_header(path: Path, kind: FileKind, delimiter: str | None = None) -> tup
     non-UTF-8 text, an empty first line, blank and repeated column names."""
     with open_bytes(path, kind) as f:
         sample = f.read(1 << 16)
-        while b"\n" not in sample:  # a very wide header (thousands of probability columns)
+        while b"\n" not in sample and b"\r" not in sample:  # a very wide header (thousands of probability columns)
             more = f.read(1 << 20)
             if not more:
                 break
@@ -70,7 +76,8 @@ def read_header(path: Path, kind: FileKind, delimiter: str | None = None) -> tup
                 " save the file as UTF-8 (it looks like cp1252/Latin-1)"
             ) from None
         text = sample[: e.start].decode("utf-8-sig")
-    first = text.split("\n", 1)[0].rstrip("\r")
+    # the header ends at the first line break: \n, \r\n, or \r alone (old Mac files, which Arrow reads too)
+    first = text.split("\n", 1)[0].split("\r", 1)[0]
     delim = delimiter or _delimiter(kind, text, first)
     header = next(csv.reader([first], delimiter=delim), [])
     if not header or all(not h.strip() for h in header):
@@ -97,12 +104,14 @@ def read(path: Path, kind: FileKind, float_columns, *, delimiter: str | None = N
     floats = set(float_columns(header)) if float_columns else set()
     types = {c: (pa.float64() if c in floats else pa.string()) for c in header}
 
+    block = CSV_BLOCK_BYTES
+
     def read(newlines_in_values: bool) -> pa.Table:
         with pa.input_stream(str(path), compression="gzip" if kind.gz else None) as stream:
             return pacsv.read_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
-                                               block_size=CSV_BLOCK_BYTES),
+                                               block_size=block),
                 parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=newlines_in_values),
                 convert_options=pacsv.ConvertOptions(
                     column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
@@ -115,14 +124,39 @@ def read(path: Path, kind: FileKind, float_columns, *, delimiter: str | None = N
             # that a cut falls into makes Arrow stop ("parser got out of sync with chunker"): then
             # the file is read again with blocks cut between records only, which is serial.
             table = read(False)
-        except pa.ArrowInvalid:
-            table = read(True)
+        except pa.ArrowInvalid as e:
+            if "straddl" in str(e):  # a record longer than a block (a long text cell): blocks that hold one
+                block = MAX_CELL_BYTES + (1 << 20)
+            try:
+                table = read(True)
+            except pa.ArrowInvalid as e2:
+                if "straddl" not in str(e2) or block != CSV_BLOCK_BYTES:
+                    raise
+                block = MAX_CELL_BYTES + (1 << 20)
+                table = read(True)
+            if block != CSV_BLOCK_BYTES:
+                _check_cell_lengths(path, table)
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise _diagnose_delimited(path, header, delim, floats, e) from None
     if table.num_rows == 0:
         raise ImportProblem(f"{path}: no rows (the file has a header only)")
     return Table(path, header, ArrowColumns(table), first_line=2, float_columns=floats,
                  find_lines=lambda: _record_lines(path, delim, table.num_rows), delimiter=delim)
+
+
+def _check_cell_lengths(path: Path, table: pa.Table) -> None:
+    """Refuse a cell longer than :data:`MAX_CELL_BYTES`, naming its row and column: an export could
+    not rewrite its record (the limit is the same both ways)."""
+    for name, col in zip(table.column_names, table.columns):
+        if not pa.types.is_string(col.type):
+            continue
+        lengths = pc.binary_length(col)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_CELL_BYTES:
+            row = pc.index(lengths, longest).as_py()
+            raise ImportProblem(
+                f"{path}: data row {row + 1}, column {name!r}: a cell of {longest / 2**20:.0f} MB; labeler reads cells"
+                f" of up to {MAX_CELL_TEXT}")
 
 
 def _record_lines(path: Path, delim: str, rows: int) -> list[int] | None:
@@ -184,6 +218,9 @@ def _diagnose_delimited(path: Path, header: list[str], delim: str, floats: set[s
                         f"{path}: line {start}, column {c!r}: {v!r} is not a number"
                     )
     except csv.Error as e:
+        if "field limit" in str(e):
+            return ImportProblem(f"{path}: line {start}: a cell is longer than {MAX_CELL_TEXT}, the longest labeler"
+                                 " reads (or an unclosed quote runs on to the end of the file)")
         return ImportProblem(f"{path}: line {start}: broken quoting or field ({e})")
     if records == 0:
         return ImportProblem(f"{path}: no rows (the file has a header only)")
@@ -245,6 +282,11 @@ def rewrite(path: Path, kind: FileKind, out, edit, *, delimiter: str | None = No
     (keep), "drop" or the new label."""
     with open_bytes(path, kind, ExportProblem) as f:
         sample = f.read(1 << 16).decode("utf-8-sig", errors="replace")
+    if "\r" in sample and "\n" not in sample:
+        raise ExportProblem(
+            f"{path}: its lines end in a carriage return alone (as old Mac files do). labeler reads such a"
+            " file but rewrites only files with LF or CRLF line ends, byte for byte: save it with those"
+            " (any editor's line-ending setting), or export with --format parquet")
     delim = delimiter or _delimiter(kind, sample, sample.split("\n", 1)[0])
     return _Copy(path, kind, out, delim, edit, progress or (lambda s, f: None), cancel,
                  os.path.getsize(path)).run()

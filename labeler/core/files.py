@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 
 
 def missing_files(base_dir: str | os.PathLike, paths: pa.Array) -> pa.Array:
-    """A boolean array: True where ``paths[i]`` (relative to ``base_dir`` unless absolute) names no
-    file. Null paths (text examples) count as present."""
+    """A boolean array: True where ``paths[i]`` (relative to ``base_dir`` unless absolute; ``~`` is
+    the user's home, as the window resolves it) names no file. A folder, a broken symbolic link or
+    anything else that is not a file counts as missing. Null paths (text examples) count as present."""
     if isinstance(paths, pa.ChunkedArray):
         paths = paths.combine_chunks()
     if len(paths) == 0:
@@ -25,11 +26,19 @@ def missing_files(base_dir: str | os.PathLike, paths: pa.Array) -> pa.Array:
     for d in pc.unique(dirs).to_pylist():
         if d is None:
             continue
-        folder = base / d if d else base
+        folder = (Path(d).expanduser() if d.startswith("~") else base / d) if d else base
         try:
             with os.scandir(folder) as it:
-                listed += [d + e.name for e in it if not e.is_dir()]
+                # is_file follows links: a link to a file counts, a broken one (or a folder) does not
+                listed += [d + e.name for e in it if _is_file(e)]
         except OSError:
             pass  # a missing or unreadable folder: none of its files are there
     present = pc.is_in(pc.binary_join_element_wise(dirs, names, ""), value_set=pa.array(listed, pa.string()))
     return pc.and_(pc.invert(present), pc.is_valid(paths))
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False

@@ -114,6 +114,8 @@ def _check_file(path: str | os.PathLike) -> str | None:
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            return f"broken link: its target {os.readlink(path)} does not exist"
         return "missing file"
     except PermissionError:
         return "permission denied"

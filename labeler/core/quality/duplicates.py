@@ -24,7 +24,7 @@ from . import scan as scanmod
 
 __all__ = ["DEFAULT_MAX_DISTANCE", "Member", "Group", "DuplicateReport", "near_pairs", "find", "hamming"]
 
-DEFAULT_MAX_DISTANCE = 6
+DEFAULT_MAX_DISTANCE = 8
 MAX_MAX_DISTANCE = 31
 
 

@@ -3,6 +3,8 @@ and a click on one queues that slice's errors."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -32,7 +34,9 @@ def scanned_template(tmp_path_factory):
 
 @pytest.fixture
 def win(qtbot, tmp_path, scanned_template):
-    path, _ = scanned_template
+    template, _ = scanned_template
+    path = tmp_path / "p.labeler.db"  # a copy: the tests write decisions and error types
+    shutil.copyfile(template, path)
     w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
                    keymap=keymapmod.default_keymap())
     qtbot.addWidget(w)
@@ -129,3 +133,16 @@ def test_key_v_previews_the_current_image_under_each_augmentation(qtbot, win, tm
     dialog.grab().save(str(tmp_path / "augment.png"))
     qtbot.keyClick(dialog, Qt.Key.Key_V)
     qtbot.waitUntil(lambda: not dialog.isVisible())
+
+
+def test_a_slice_offered_as_an_error_type_joins_the_taxonomy(qtbot, win):
+    dock = win.docks["Slices"]
+    dock.show()
+    panel = dock.widget()
+    qtbot.waitUntil(lambda: panel.report is not None)
+    before = win.session.project.error_types()
+    panel.bars.offered.emit("blurry")
+    assert win.session.project.error_types() == before + ["blurry"]
+    assert win.error_types[-1] == "blurry"
+    panel.bars.offered.emit("blurry")  # offered again: not listed twice
+    assert win.session.project.error_types().count("blurry") == 1

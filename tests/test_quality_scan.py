@@ -226,3 +226,19 @@ def test_stored_scan_is_checksummed(dataset):
         scanmod.scan(p)
         crcs = p.conn.execute("SELECT COUNT(*), COUNT(crc) FROM columnar WHERE name = 'scan'").fetchone()
     assert crcs[0] >= 1 and crcs[0] == crcs[1]
+
+
+def test_decompression_bomb_is_refused_from_its_header(tmp_path):
+    # a PNG whose header says 30000 x 30000 (900 MP): refused before any pixel is decoded
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\x00" * 10)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    m = scanmod.measure(path)
+    assert m.error is not None and m.error.startswith("too large")

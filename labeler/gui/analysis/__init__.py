@@ -129,6 +129,10 @@ class AnalysisPanels:
         # back to the item after opening a queue, so the review keys (Return: next) act on it
         self.confusion.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
         self.slices.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
+        # a slice where errors concentrate (blurry, class=fox) offered as an error type to tag with
+        self.slices.error_type_offered.connect(
+            lambda name: window.apply_error_types(window.error_types + [name], {})
+            if window.session is not None and name not in window.error_types else None)
         if window.session is not None:
             self.analysis.set_session(window.session)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QScrollArea, QVBoxLayout, QWidget
 
 from labeler.core.queue import QueueRefused, QueueSpec
 from labeler.core.quality import slices as slicesmod
@@ -28,7 +28,8 @@ SIGNIFICANT = 0.05  # q-value under which a slice's bar is drawn in the error co
 
 
 class SliceBars(BarRows):
-    """One bar per slice: error rate and interval; ``clicked(name)`` on a click."""
+    """One bar per slice: error rate and interval; ``clicked(name)`` on a click, and a context menu
+    that also offers the slice as an error type (``offered(name)``)."""
 
     ROW = 24
     LABEL_MAX = 220
@@ -36,6 +37,7 @@ class SliceBars(BarRows):
     EMPTY = "no slices"
     WIDTH = 520
     clicked = Signal(str)
+    offered = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -52,11 +54,22 @@ class SliceBars(BarRows):
             self.clicked.emit(self.bars()[i].label)
         super().mousePressEvent(event)
 
+    def contextMenuEvent(self, event) -> None:
+        i = self.row_at(event.pos().y())
+        if i is None:
+            return
+        name = self.bars()[i].label
+        menu = QMenu(self)
+        menu.addAction(f"Review the errors of {name}", lambda: self.clicked.emit(name))
+        menu.addAction(f"Add “{name}” as an error type", lambda: self.offered.emit(name))
+        menu.exec(event.globalPos())
+
 
 class SlicesPanel(QWidget):
     """Error rate by slice (flags, property quartiles, classes, metadata) of one split."""
 
     queue_opened = Signal()
+    error_type_offered = Signal(str)  # the window adds it to the taxonomy (and its key)
 
     def __init__(self, analysis: Analysis, parent: QWidget | None = None):
         super().__init__(parent)
@@ -75,7 +88,7 @@ class SlicesPanel(QWidget):
         lay.addLayout(top)
         hint = note_label()
         hint.setText("error rate with 95% interval; dashed: the split's rate; red: q < 0.05."
-                     " Click a slice to review its errors.")
+                     " Click a slice to review its errors; right-click to add it as an error type.")
         set_color(hint, MUTED)
         lay.addWidget(hint)
         self.note = note_label()
@@ -84,6 +97,7 @@ class SlicesPanel(QWidget):
         lay.addWidget(self.note)
         self.bars = SliceBars()
         self.bars.clicked.connect(self.open_slice)
+        self.bars.offered.connect(self.error_type_offered)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)

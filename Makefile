@@ -16,12 +16,13 @@ $(BIN)/labeler: pyproject.toml constraints.txt
 setup: $(BIN)/labeler
 
 # Qt's xcb platform and the real-window test need these (Debian/Ubuntu; run as root or with sudo);
-# postgresql: the team store's tests start their own server from its binaries (tests/pg.py).
+# postgresql: the team store's tests start their own server from its binaries (tests/pg.py);
+# fonts-noto-color-emoji: class names with emoji are drawn, not shown as empty boxes.
 system-deps:
 	apt-get update -qq
 	apt-get install -y -qq xvfb xdotool libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 \
 	  libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	  postgresql
+	  postgresql fonts-noto-color-emoji
 
 # The project goes into the repository root (digits.labeler.db, ignored by git), never into sample_data/.
 run: setup

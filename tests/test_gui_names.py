@@ -130,3 +130,18 @@ def test_add_in_the_error_type_editor_selects_its_placeholder(qtbot):
     qtbot.keyClicks(QApplication.focusWidget(), "glare")
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: dialog.list.item(1).text() == "glare")
+
+
+def test_the_confusion_matrix_numbers_its_columns_when_names_are_long(qtbot, win):
+    qtbot.keyClick(win.item_view.image_view, Qt.Key.Key_T)
+    dock = win.docks["Confusion matrix"]
+    dock.raise_()
+    panel = win.analysis.confusion
+    qtbot.waitUntil(lambda: panel.model.rowCount() == len(CLASSES))
+    model, h, v = panel.model, Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+    assert model.numbered
+    assert [model.headerData(i, h) for i in range(len(CLASSES))] == [str(i + 1) for i in range(len(CLASSES))]
+    assert model.headerData(1, v) == f"2  {win.session.project.classes[1]}"  # the row is the legend
+    assert model.headerData(1, h, Qt.ItemDataRole.ToolTipRole) == f"predicted {win.session.project.classes[1]}"
+    assert panel.view.verticalHeader().width() <= 220
+    assert "numbered as the rows" in panel.hint.text()

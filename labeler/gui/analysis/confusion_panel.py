@@ -48,6 +48,8 @@ class ConfusionModel(QAbstractTableModel):
         self.classes: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self._max_off = self._max_diag = 1
+        # names wider than a cell: columns are numbered and each row says its number, the legend
+        self.numbered = False
 
     def set_matrix(self, classes: list[str], matrix: np.ndarray) -> None:
         self.beginResetModel()
@@ -71,7 +73,11 @@ class ConfusionModel(QAbstractTableModel):
         if not 0 <= section < len(self.classes):
             return None
         if role == DISPLAY:
-            return self.classes[section]
+            if not self.numbered:
+                return self.classes[section]
+            if orientation == Qt.Orientation.Horizontal:
+                return str(section + 1)
+            return f"{section + 1}  {self.classes[section]}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return ("predicted " if orientation == Qt.Orientation.Horizontal else "given ") + self.classes[section]
         return None
@@ -157,8 +163,14 @@ class PerClassModel(QAbstractTableModel):
             side = Qt.AlignmentFlag.AlignLeft if key == "class" else Qt.AlignmentFlag.AlignRight
             return int(side | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and key == "class":
-            return f"Double-click or Return: review the errors of given {v}"
+            return f"{v}\nDouble-click or Return: review the errors of given {v}"
         return None
+
+
+HINT = "rows: given · columns: predicted · click or Return: review that pair by loss"
+NUMBERED_HINT = ("rows: given · columns: predicted, numbered as the rows (a name is whole on hover)"
+                 " · click or Return: review that pair by loss")
+ROW_HEADER_MAX = 220  # the given labels' column: longer names are elided in the middle
 
 
 class ConfusionPanel(SplitPanel):
@@ -177,8 +189,8 @@ class ConfusionPanel(SplitPanel):
         lay.setContentsMargins(8, 6, 8, 8)
         top = QHBoxLayout()
         self.split_box = split_box(self.set_split)
-        hint = note_label()
-        hint.setText("rows: given · columns: predicted · click or Return: review that pair by loss")
+        self.hint = hint = note_label()
+        hint.setText(HINT)
         set_color(hint, MUTED)
         top.addWidget(self.split_box)
         top.addWidget(hint, 1)
@@ -201,6 +213,9 @@ class ConfusionPanel(SplitPanel):
             header.setDefaultSectionSize(cell)
             header.setHighlightSections(True)
         self.view.horizontalHeader().setMinimumSectionSize(cell)
+        self._cell = cell
+        self.view.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.verticalHeader().setMaximumWidth(ROW_HEADER_MAX)
         self.view.clicked.connect(self.open_pair)
         self.view.activated.connect(self.open_pair)
 
@@ -213,7 +228,10 @@ class ConfusionPanel(SplitPanel):
         self.class_view.setModel(self.proxy)
         self.class_view.setSortingEnabled(True)
         self.class_view.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # worst error rate first
-        self.class_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # the class names take what the figures leave, elided in the middle (whole on hover)
+        self.class_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.class_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.class_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.class_view.activated.connect(self.choose_class)
 
         self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
@@ -251,6 +269,9 @@ class ConfusionPanel(SplitPanel):
             return
         classes = s.project.classes
         matrix = stats.confusion(s.frame, classes, self.split)
+        fm = QFontMetrics(self.view.horizontalHeader().font())
+        self.model.numbered = any(fm.horizontalAdvance(c) > self._cell - 8 for c in classes)
+        self.hint.setText(NUMBERED_HINT if self.model.numbered else HINT)
         self.model.set_matrix(classes, matrix)
         self.class_model.set_rows(stats.per_class(s.frame, classes, self.split, matrix=matrix))
         self.note.hide()

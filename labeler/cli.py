@@ -806,7 +806,7 @@ def slices(project, split, limit, as_json):
 
 @main.command()
 @project_option
-@click.option("--max-distance", type=click.IntRange(0, 31), default=8, show_default=True,
+@click.option("--max-distance", type=click.IntRange(0, 31), default=6, show_default=True,
               help="Near duplicates: perceptual hashes at most this many bits apart (of 64).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def duplicates(project, max_distance, as_json):

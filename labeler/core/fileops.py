@@ -37,6 +37,8 @@ from pathlib import Path
 
 from .problems import ProjectError, ProjectLocked, ProjectReadOnly
 
+UNSAVED_SUFFIX = ".unsaved.jsonl"
+
 # --------------------------------------------------------------------------------------------
 # the project lock
 
@@ -196,6 +198,30 @@ def remove_db_files(path: str | os.PathLike, *, strict: bool = True) -> None:
         except OSError:
             if strict:
                 raise
+
+
+def unsaved_path(project_path: str | os.PathLike) -> Path:
+    """Where decisions that could not be written to the project are kept: beside it while its
+    folder can be written, else in the user's data folder (XDG_DATA_HOME/labeler/unsaved)."""
+    p = Path(project_path)
+    if p.parent.is_dir() and os.access(p.parent, os.W_OK):
+        return p.with_name(p.name + UNSAVED_SUFFIX)
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(p))).hexdigest()[:10]
+    return data / "labeler" / "unsaved" / f"{p.name}-{digest}{UNSAVED_SUFFIX}"
+
+
+def keep_unsaved(project_path: str | os.PathLike, records: list[dict]) -> Path:
+    """Append ``records`` (one JSON object each: what could not be saved) to the project's recovery
+    file, fsynced; returns its path."""
+    target = unsaved_path(project_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps({"project": os.path.abspath(project_path), **r}, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return target
 
 
 def import_scratch_path(project_path: Path) -> Path:

@@ -14,6 +14,11 @@ class ProjectLocked(ProjectError):
     """Another process is writing to the project."""
 
 
+class ProjectGone(ProjectError):
+    """The project file was deleted or replaced by another file while it was open: a write would
+    go to a file nobody can open any more, so it is refused (and kept in a recovery file)."""
+
+
 class ProjectReadOnly(ProjectError):
     """The project's folder or file system cannot be written: it can be opened read-only only."""
 

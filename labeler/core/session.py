@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import frame as framemod
 from .queue import QueueSpec, build
-from .store import BUILTIN_TAGS, Decision, Project, ProjectError
+from .store import BUILTIN_TAGS, Decision, Project, ProjectError, ProjectGone
 
 
 @dataclass(frozen=True)
@@ -239,9 +239,16 @@ class ReviewSession:
     def _apply(self, eid: str, after: Decision, action: str, *, record: bool = True) -> Change:
         before = self.decision(eid)
         after = replace(after, reviewed=True)
-        saved = self.project.write_decision(
-            eid, before, after, action, reviewer=self.reviewer, session_id=self.session_id
-        )
+        try:
+            saved = self.project.write_decision(
+                eid, before, after, action, reviewer=self.reviewer, session_id=self.session_id
+            )
+        except ProjectGone:
+            # the project file is gone: the decision stays on screen (and in the recovery file the
+            # store wrote), and the window says it is not saved
+            self._decisions[eid] = after
+            self._emit(SessionEvent("decision", eid, Change(eid, before, after, action)))
+            raise
         self._decisions[eid] = saved
         change = Change(eid, before, saved, action)
         if record:

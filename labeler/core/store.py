@@ -35,7 +35,7 @@ from . import backup, columnar, fileops
 from .schema import migrations
 from .location import location_warnings  # noqa: F401  (named here for the CLI)
 from .fileops import acquire_lock, release_lock, sqlite_uri
-from .problems import ProjectError, ProjectLocked, ProjectReadOnly  # noqa: F401  (defined with the other errors; named here too)
+from .problems import ProjectError, ProjectGone, ProjectLocked, ProjectReadOnly  # noqa: F401  (defined with the other errors; named here too)
 
 BUILTIN_TAGS = ("mislabeled", "very hard", "very easy", "ambiguous")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -155,6 +155,7 @@ class Project:
         self._meta_cache: dict[str, object] = {}
         self._examples: pa.Table | None = None
         self._id_index: pd.Index | None = None
+        self._identity = _identity(path)  # which file this is: a write checks it is still there
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -248,10 +249,12 @@ class Project:
         and never blocks a decision being written). Runs through a connection of its own, so a
         worker thread may call it while the GUI thread writes decisions. Returns SQLite's
         (busy, WAL frames, frames checkpointed), or None when there was nothing it could do."""
-        if self.readonly or self.conn is None:
+        if self.readonly or self.conn is None or self.file_problem() is not None:
             return None
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=1.0)
+            # mode=rw: never create the file (a deleted project must not come back as an empty stub)
+            conn = sqlite3.connect(sqlite_uri(self.path, mode="rw"), uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=1.0)
         except sqlite3.Error:
             return None
         try:
@@ -280,6 +283,7 @@ class Project:
         """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
         if self.readonly:
             raise ProjectError(f"{self.path} is open read-only")
+        self._check_still_there()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
@@ -302,6 +306,25 @@ class Project:
                     self.conn.execute("ROLLBACK")
                 raise _save_error(self.path, e) from e
             self._changed = True
+            # deleted between the check and the commit: the write went into a file nobody can open
+            self._check_still_there()
+
+    def file_problem(self) -> str | None:
+        """Why the path no longer names the file this project opened (deleted, or replaced by another
+        file, e.g. a restore or a copy from elsewhere), or None while it does. One ``stat``."""
+        if self._identity is None or self._scratch:
+            return None
+        now = _identity(self.path)
+        if now is None:
+            return f"{self.path} was deleted while labeler had it open"
+        if now != self._identity:
+            return f"{self.path} was replaced by another file while labeler had it open"
+        return None
+
+    def _check_still_there(self) -> None:
+        problem = self.file_problem()
+        if problem is not None:
+            raise ProjectGone(f"{problem}: this change is NOT saved in it.{_restore_hint(self.path)}")
 
     # -- meta ----------------------------------------------------------------------------------
     def meta(self, key: str, default=None):
@@ -584,6 +607,21 @@ class Project:
         a decision applied to many selected examples is saved whole or not at all."""
         at = now_iso()
         saved = [replace(after, reviewer=reviewer, decided_at=at) for _, _, after, _ in changes]
+        try:
+            self._write_decisions(changes, saved, at, reviewer, session_id)
+        except ProjectGone as e:
+            # never lost: kept in a recovery file until they can be written (labeler restore --unsaved)
+            try:
+                kept = fileops.keep_unsaved(self.path, [
+                    {"at": at, "example_id": eid, "action": action, "before": before.to_json(),
+                     "after": a.to_json(), "reviewer": reviewer} for (eid, before, _, action), a in zip(changes, saved)])
+            except OSError as oe:
+                raise ProjectGone(f"{e} It could not be kept in a recovery file either ({oe}).") from e
+            raise ProjectGone(f"{e} It is kept in {kept}; `labeler restore --unsaved {kept}` writes what it"
+                              " holds into a project.") from e
+        return saved
+
+    def _write_decisions(self, changes, saved, at, reviewer, session_id) -> None:
         with self.transaction() as c:
             c.executemany(
                 """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
@@ -601,7 +639,39 @@ class Project:
             )
             if session_id is not None and changes:
                 c.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (at, session_id))
-        return saved
+
+    def apply_unsaved(self, unsaved: str | os.PathLike) -> int:
+        """Write the decisions of a recovery file (see :func:`fileops.keep_unsaved`) into this
+        project, in the order they were made, in one transaction; returns how many. Refused, nothing
+        written, when the file is not one or names examples this project does not hold."""
+        unsaved = Path(unsaved)
+        records = []
+        try:
+            with open(unsaved, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if line.strip():
+                        r = json.loads(line)
+                        after = r["after"]
+                        records.append((r["example_id"], Decision(
+                            label=after["label"], tags=frozenset(after["tags"]), error_types=frozenset(after["error_types"]),
+                            note=after["note"], reviewed=bool(after["reviewed"])), r["action"], r.get("reviewer")))
+        except OSError as e:
+            raise ProjectError(f"cannot read {unsaved}: {e.strerror or e}") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise ProjectError(f"{unsaved}: line {n} is not a decision labeler kept ({e})") from e
+        unknown = sorted({eid for eid, *_ in records if self.example_row(eid) is None})
+        if unknown:
+            raise ProjectError(f"{unsaved} holds decisions on examples this project does not have"
+                               f" ({', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}): wrong project?")
+        decisions = self.decisions()
+        rows, reviewer = [], None
+        for eid, after, action, who in records:
+            rows.append((eid, decisions.get(eid, Decision()), after, f"recovered {action}"))
+            decisions[eid] = after
+            reviewer = who
+        if rows:
+            self.write_decisions(rows, reviewer=reviewer)
+        return len(rows)
 
     def events(self, example_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM events" + (" WHERE example_id = ?" if example_id else "") + " ORDER BY seq"
@@ -671,6 +741,14 @@ def _save_error(path: Path, e: sqlite3.Error) -> ProjectError:
             " this change was not saved, everything saved before is intact. Free some space and try again."
         )
     return ProjectError(f"could not save to {path}: {text}; this change was not saved")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:

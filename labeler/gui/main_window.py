@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from labeler.core.importer import ImportCancelled, ImportProblem
 from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
 from labeler.core.session import ReviewSession, SessionEvent
-from labeler.core.store import ErrorTypesInUse, Project, ProjectError, default_project_path
+from labeler.core.store import ErrorTypesInUse, Project, ProjectError, ProjectGone, default_project_path
 
 from . import analysis, dialogs, keymap as keymapmod, loader, theme
 from .help_overlay import HelpOverlay
@@ -143,20 +143,31 @@ class MainWindow(QMainWindow):
         """Call one session function; redraw once afterwards; show "saved" only once it returned."""
         if self.session is None:
             return
-        self.help_overlay.hide()
         if self.session.project.readonly and method not in READ_ONLY_CALLS:
             self.statusBar().showMessage(READ_ONLY_NOTE, 5000)
             return
+        self.help_overlay.hide()
         self._in_call, self._dirty = True, set()
+        failed = False
         try:
             getattr(self.session, method)(*args, **self.grid_mode.call_kwargs(method))
+        except ProjectGone as e:  # deleted or replaced under the window: say it once, then keep saying "NOT saved"
+            failed = True
+            self.saved_label.setText("NOT saved: the project file is gone")
+            if getattr(self, "_gone_said", None) is not self.session.project:
+                self._gone_said = self.session.project
+                QMessageBox.critical(self, "labeler: not saved", str(e))
+            else:
+                self.statusBar().showMessage("NOT saved (the project file is gone); this change is kept in the"
+                                             " recovery file the first message named", 10000)
         except ProjectError as e:
+            failed = True
             self.saved_label.setText("NOT saved")
             QMessageBox.critical(self, "labeler: not saved", str(e))
         finally:
             self._in_call = False
             self._refresh(self._dirty)
-        if "decision" in self._dirty:
+        if "decision" in self._dirty and not failed:
             self.saved_label.setText(f"✓ saved {time.strftime('%H:%M:%S')}")
             self._checkpoint_timer.start()
 
@@ -387,10 +398,10 @@ class MainWindow(QMainWindow):
         except OPEN_PROBLEMS as e:
             QMessageBox.critical(self, "labeler: cannot open", str(e))
             return False
-        problem = self.take_project(project)
         if found is None:  # read-only was offered and declined
             return False
         project, summary = found
+        problem = self.take_project(project)
         if problem is not None:
             QMessageBox.critical(self, "labeler: cannot open", problem)
             return False

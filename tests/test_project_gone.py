@@ -1,0 +1,126 @@
+"""The project file deleted or replaced while it is open (issue 13). Before: the next decision was
+"saved" into the deleted file, the idle checkpoint made an empty file in its place, and the CLI
+then called that stub "not a labeler project" without a word about the backups.
+
+Now a write checks the path still names the file it opened: if not, the change is refused as NOT
+saved, kept in a recovery file (``PROJECT.unsaved.jsonl``) and on screen, no empty stub is ever
+made, the backup at close holds what the open file had, and ``labeler restore`` then
+``labeler restore --unsaved FILE`` bring everything back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from labeler.cli import main
+from labeler.core import backup, fileops
+from labeler.core.store import Decision, Project, ProjectGone
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _first_ids(p: Project, n: int) -> list[str]:
+    return p.examples_table().column("id").to_pylist()[:n]
+
+
+def test_a_deleted_project_refuses_the_write_keeps_it_and_makes_no_stub(digits_project):
+    p = Project.open(digits_project)
+    a, b = _first_ids(p, 2)
+    p.write_decision(a, Decision(), Decision(label="3", reviewed=True), "label 3")
+    os.unlink(digits_project)
+    with pytest.raises(ProjectGone) as e:
+        p.write_decision(b, Decision(), Decision(note="after the delete", reviewed=True), "note")
+    msg = str(e.value)
+    unsaved = fileops.unsaved_path(digits_project)
+    assert "deleted" in msg and "NOT saved" in msg and str(unsaved) in msg
+    kept = [json.loads(line) for line in unsaved.read_text(encoding="utf-8").splitlines()]
+    assert [(k["example_id"], k["after"]["note"]) for k in kept] == [(b, "after the delete")]
+    assert p.checkpoint() is None  # the idle checkpoint of the window
+    assert not digits_project.exists(), "an empty stub was made in the project's place"
+    p.close()
+    assert not digits_project.exists()
+
+    # the CLI names the way back, and it works
+    r = cli("summary", "--project", digits_project)
+    assert r.exit_code == 2 and "labeler restore" in r.output and "backup" in r.output, r.output
+    assert backup.list_backups(digits_project), "the close backed up what the open file held"
+    assert cli("restore", "--project", digits_project).exit_code == 0
+    r = cli("restore", "--project", digits_project, "--unsaved", unsaved)
+    assert r.exit_code == 0, r.output
+    assert not unsaved.exists() and unsaved.with_name(unsaved.name + ".applied").exists()
+    with Project.open(digits_project, readonly=True) as q:
+        assert q.decision(a).label == "3"  # saved before the delete, back from the backup
+        assert q.decision(b).note == "after the delete"  # refused then, written now
+
+
+def test_a_replaced_project_is_left_as_it_is(digits_project, tmp_path):
+    other = tmp_path / "other.labeler.db"
+    shutil.copyfile(digits_project, other)
+    p = Project.open(digits_project)
+    (a,) = _first_ids(p, 1)
+    os.replace(other, digits_project)  # e.g. a sync client or a copy from elsewhere puts a file there
+    digest = hashlib.sha256(digits_project.read_bytes()).hexdigest()
+    with pytest.raises(ProjectGone, match="replaced by another file"):
+        p.write_decision(a, Decision(), Decision(label="5", reviewed=True), "label 5")
+    assert p.checkpoint() is None
+    p.close()
+    assert hashlib.sha256(digits_project.read_bytes()).hexdigest() == digest
+    with Project.open(digits_project, readonly=True) as q:
+        assert q.decision(a) == Decision()
+
+
+def test_recovery_file_for_another_project_is_refused(digits_project, tmp_path):
+    unsaved = tmp_path / "x.unsaved.jsonl"
+    unsaved.write_text(json.dumps({"example_id": "no such id", "action": "note", "after": Decision(
+        note="x", reviewed=True).to_json()}) + "\n", encoding="utf-8")
+    r = cli("restore", "--project", digits_project, "--unsaved", unsaved)
+    assert r.exit_code == 2 and "no such id" in r.output and "wrong project" in r.output
+    assert unsaved.exists()
+
+
+def test_recovery_file_goes_to_the_data_folder_when_the_project_folder_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    gone = tmp_path / "gone" / "p.labeler.db"
+    where = fileops.keep_unsaved(gone, [{"example_id": "1"}])
+    assert where.parent == tmp_path / "data" / "labeler" / "unsaved" and where.name.startswith("p.labeler.db-")
+    assert json.loads(where.read_text(encoding="utf-8"))["project"] == str(gone)
+
+
+def test_the_window_says_not_saved_once_and_keeps_the_decisions(qtbot, tmp_path, digits_project, monkeypatch):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from test_gui_reliability import key, make_window, show
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    win = make_window(qtbot, tmp_path)
+    win.set_project(Project.open(digits_project))
+    show(qtbot, win)
+    s = win.session
+    key(qtbot, win, Qt.Key.Key_M)
+    assert win.saved_label.text().startswith("✓ saved")
+    os.unlink(digits_project)
+    here = s.current_id
+    key(qtbot, win, Qt.Key.Key_H)
+    assert win.saved_label.text() == "NOT saved: the project file is gone"
+    assert len(shown) == 1 and "deleted" in shown[0]
+    assert s.decision(here).tags == {"mislabeled", "very hard"}  # still on screen
+    key(qtbot, win, Qt.Key.Key_A)  # a second refusal: the status bar, not another dialog
+    assert len(shown) == 1 and "NOT saved" in win.statusBar().currentMessage()
+    assert win.saved_label.text() == "NOT saved: the project file is gone"
+    win.grab().save(str(tmp_path / "gone.png"))
+    s.project.checkpoint()  # what the idle timer runs
+    win.close()
+    assert not digits_project.exists()
+    kept = [json.loads(x) for x in fileops.unsaved_path(digits_project).read_text(encoding="utf-8").splitlines()]
+    assert [k["after"]["tags"] for k in kept] == [["mislabeled", "very hard"], ["ambiguous", "mislabeled", "very hard"]]

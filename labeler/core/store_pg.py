@@ -257,9 +257,14 @@ def _copy_in(pg: psycopg.Connection, target: sql.Composable, names: list[str], r
     return n
 
 
+def _sq(names) -> str:
+    """SQLite's quoted column list (names come from the file's own schema)."""
+    return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+
+
 def _sqlite_rows(conn: sqlite3.Connection, t: Table, names: list[str]):
-    order = f' ORDER BY {", ".join(f"{chr(34)}{k}{chr(34)}" for k in t.key)}' if t.key else ""
-    return conn.execute(f'SELECT {", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)} FROM "{t.name}"{order}')
+    order = f" ORDER BY {_sq(t.key)}" if t.key else ""
+    return conn.execute(f"SELECT {_sq(names)} FROM {_sq([t.name])}{order}")
 
 
 # -- push --------------------------------------------------------------------------------------
@@ -447,7 +452,8 @@ def _merge_sessions(pg, src, schema: str, t: Table, names: list[str], result: Pu
     result.added["sessions"] = added
 
     events = next(x for x in sqlite_tables(src) if x.name == "events")
-    enames = [n for n in events.names]
+    on_server = _server_columns(pg, schema)["events"]
+    enames = [n for n in events.names if n in on_server]
     at = enames.index("session_id")
     rows = ([*r[:at], ids.get(r[at], r[at]) if r[at] is not None else None, *r[at + 1:]]
             for r in _sqlite_rows(src, events, enames))
@@ -532,14 +538,14 @@ def _pull_into(pg: psycopg.Connection, where: ServerProject, scratch: Path, resu
                 if t.name == MIGRATIONS_TABLE or t.name not in server:
                     continue
                 names = [n for n in t.names if n in server[t.name]]
-                c.execute(f'DELETE FROM "{t.name}"')
+                c.execute(f"DELETE FROM {_sq([t.name])}")
                 order = sql.SQL(" ORDER BY {}").format(_cols(t.key)) if t.key else sql.SQL("")
                 if t.name == "events":
                     # the server numbers events as pushes arrive; the copy keeps them in the order
                     # they happened (undo and the tally read the log in order)
                     names = [n for n in names if n != "seq"]
                     order = sql.SQL(" ORDER BY at, seq")
-                insert = f'INSERT INTO "{t.name}" ({", ".join(chr(34) + n + chr(34) for n in names)}) VALUES ({", ".join("?" * len(names))})'
+                insert = f"INSERT INTO {_sq([t.name])} ({_sq(names)}) VALUES ({', '.join('?' * len(names))})"
                 n = 0
                 with pg.cursor(name=f"pull_{t.name}") as cur:
                     cur.itersize = 2000

@@ -569,16 +569,29 @@ def export(project, out_dir, train_file, drop_ambiguous, fmt, split, columns, ke
 @main.command()
 @project_option
 @click.option("--list", "list_only", is_flag=True, help="List the backups, newest first, and restore nothing.")
+@click.option("--unsaved", type=click.Path(exists=True, dir_okay=False),
+              help="Write the decisions of a recovery file (PROJECT.unsaved.jsonl) into the project.")
 @click.argument("backup", required=False)
-def restore(project, list_only, backup):
+def restore(project, list_only, unsaved, backup):
     """Put a backup of the project back (the newest, or BACKUP: a name from --list or a path).
 
     A backup is made each time labeler closes a project it changed; the last 5 are kept in
     PROJECT.backups/. The current file, damaged or not, is renamed to PROJECT.replaced-TIME, never
-    deleted. Refused while another labeler has the project open for writing."""
+    deleted. Refused while another labeler has the project open for writing.
+
+    Decisions made while the project file was deleted or replaced under the window are kept in a
+    recovery file that the window names; --unsaved FILE writes them into the project (after a
+    restore, say), and renames FILE to FILE.applied."""
     from .core import backup as backupmod
 
     path = _find_project(project)
+    if unsaved:
+        with _open_writable(str(path)) as p:
+            n = p.apply_unsaved(unsaved)
+        done = Path(unsaved).with_name(Path(unsaved).name + ".applied")
+        Path(unsaved).replace(done)
+        click.echo(f"Wrote {n} kept decision{'' if n == 1 else 's'} from {unsaved} into {path} (the file is now {done})")
+        return
     if list_only:
         found = backupmod.list_backups(path)
         if not found:
@@ -806,7 +819,7 @@ def slices(project, split, limit, as_json):
 
 @main.command()
 @project_option
-@click.option("--max-distance", type=click.IntRange(0, 31), default=6, show_default=True,
+@click.option("--max-distance", type=click.IntRange(0, 31), default=8, show_default=True,
               help="Near duplicates: perceptual hashes at most this many bits apart (of 64).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def duplicates(project, max_distance, as_json):

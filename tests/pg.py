@@ -83,7 +83,8 @@ def start_server() -> Server:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError("no PostgreSQL server binaries")
-    base = Path(tempfile.mkdtemp(prefix="labeler-pg-"))
+    # as root, in /tmp itself: a TMPDIR under /root would not let the postgres user in
+    base = Path(tempfile.mkdtemp(prefix="labeler-pg-", dir="/tmp" if os.geteuid() == 0 else None))
     base.chmod(0o755)
     if os.geteuid() == 0:
         pw = pwd.getpwnam(SERVER_USER)  # Debian's package makes this user

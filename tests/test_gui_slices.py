@@ -146,3 +146,60 @@ def test_a_slice_offered_as_an_error_type_joins_the_taxonomy(qtbot, win):
     assert win.error_types[-1] == "blurry"
     panel.bars.offered.emit("blurry")  # offered again: not listed twice
     assert win.session.project.error_types().count("blurry") == 1
+
+
+@pytest.fixture
+def unscanned_win(qtbot, tmp_path):
+    csv_path, problems = write_dataset(tmp_path / "data", n=60)
+    path = tmp_path / "p.labeler.db"
+    import_predictions(csv_path, path)
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                   keymap=keymapmod.default_keymap())
+    qtbot.addWidget(w)
+    w.set_project(Project.open(path))
+    with qtbot.waitExposed(w):
+        w.show()
+    dock = w.docks["Slices"]
+    dock.show()
+    qtbot.waitUntil(lambda: dock.widget().report is not None)
+    yield w, dock.widget(), problems
+    w.close()
+
+
+def test_scan_from_the_window_stores_batches_and_shows_the_flags(qtbot, unscanned_win, monkeypatch):
+    win, panel, problems = unscanned_win
+    monkeypatch.setattr(scanmod, "BATCH", 8)
+    assert panel.report.scanned == 0 and panel.scan_button.text() == "Scan images"
+    assert "not scanned" in win.panel.quality_label.text()
+    with qtbot.waitSignal(panel.scanned, timeout=60000):
+        qtbot.mouseClick(panel.scan_button, Qt.MouseButton.LeftButton)
+    assert panel.task is None and not panel.scan_progress.isVisible()
+    assert panel.report.scanned > 0 and panel.report.get("blurry") is not None
+    assert len(scanmod.load(win.session.project)) == 63
+    current = win.session.current_id
+    assert ("blurry" in win.panel.quality_label.flags) == (current in problems["blurry"])
+    assert "sharpness" in win.panel.quality_label.text()
+
+
+def test_cancelled_scan_from_the_window_keeps_what_it_stored(qtbot, unscanned_win, monkeypatch):
+    win, panel, _ = unscanned_win
+    monkeypatch.setattr(scanmod, "BATCH", 4)
+    stored = []
+    original = scanmod.store
+
+    def store_then_cancel(project, rows):
+        original(project, rows)
+        stored.append(len(rows))
+        panel.cancel_scan()
+
+    monkeypatch.setattr(scanmod, "store", store_then_cancel)
+    with qtbot.waitSignal(panel.scanned, timeout=60000):
+        panel.start_scan()
+    kept = len(scanmod.load(win.session.project))
+    assert 0 < kept < 63 and kept == sum(stored)
+    assert "cancelled" in panel.note.text()
+    monkeypatch.setattr(scanmod, "store", original)
+    with qtbot.waitSignal(panel.scanned, timeout=60000):
+        panel.start_scan()  # resumes: only the rest is measured
+    assert len(scanmod.load(win.session.project)) == 63
+    assert panel.scan_button.text() == "Scan new or changed images"

@@ -28,6 +28,11 @@ class QualityLabel(QLabel):
         self._table = None
         self.flags: list[str] = []
 
+    def forget(self) -> None:
+        """The project's scan changed (a scan from the window): read it again when next shown."""
+        self._project = None
+        self._table = None
+
     def show_example(self, project, example_id: str | None) -> None:
         if project is None or example_id is None:
             self.flags = []

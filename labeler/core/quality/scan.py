@@ -38,7 +38,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -54,7 +54,8 @@ from ..store import Project
 
 __all__ = [
     "WORK_SIZE", "PROPERTIES", "FLAGS", "FLAG_RULES", "Measured", "ScanResult", "ScanCancelled",
-    "measure", "scan", "load", "flags", "Thresholds", "ScanSummary", "summary",
+    "measure", "scan", "plan", "measure_batches", "store", "finish", "load", "flags", "Thresholds",
+    "ScanSummary", "summary",
 ]
 
 SCAN_VERSION = 1  # a stored row measured by another version is measured again
@@ -279,8 +280,9 @@ def _row(example_id: str, path: str, state, m: Measured) -> dict:
             "phash": m.phash, "pixel_hash": m.pixel_hash}
 
 
-def _todo(project: Project, split: str | None) -> tuple[list[tuple[str, str, object]], int]:
-    """(id, stored path, file state) of the images to measure, and how many are unchanged."""
+def plan(project: Project, split: str | None = None) -> tuple[list[tuple[str, str, object, object]], int]:
+    """(id, stored path, file state, file) of the images of ``split`` to measure, and how many are
+    unchanged since they were measured. Reads the project: call it on the thread that owns it."""
     table = project.examples_table()
     ids = table.column("id").to_pylist()
     paths = table.column("path").to_pylist()
@@ -294,13 +296,56 @@ def _todo(project: Project, split: str | None) -> tuple[list[tuple[str, str, obj
     for i, p, s in zip(ids, paths, splits):
         if not p or (split is not None and s != split):
             continue
-        state = _file_state(project.resolve(p))
+        file = project.resolve(p)
+        state = _file_state(file)
         seen = known.get(i)
         if seen and state and seen == (p, state[0], state[1], SCAN_VERSION):
             unchanged += 1
             continue
-        todo.append((i, p, state))
+        todo.append((i, p, state, file))
     return todo, unchanged
+
+
+def measure_batches(todo, *, workers: int | None = None, cancel: threading.Event | None = None,
+                    batch: int | None = None) -> Iterator[list[dict]]:
+    """Measure the images of a :func:`plan` on ``workers`` threads (default: one per core), and
+    yield the stored rows a batch at a time. Touches no project, so it may run on any thread; once
+    ``cancel`` is set no new image is started and what was measured comes out as a last batch."""
+    workers = workers or os.cpu_count() or 1
+    size = batch or BATCH
+    pending: list[dict] = []
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # one image per thread: OpenCV's own threads would only compete with ours
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
+            queue = iter(todo)
+            running = {}
+            for item in queue:
+                running[pool.submit(measure, item[3])] = item
+                if len(running) >= workers * 4:
+                    break
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    example_id, path, state, _file = running.pop(fut)
+                    pending.append(_row(example_id, path, state, fut.result()))
+                    if cancel is None or not cancel.is_set():
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            running[pool.submit(measure, nxt[3])] = nxt
+                if len(pending) >= size or not running:
+                    out, pending = pending, []
+                    if out:
+                        yield out
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def store(project: Project, rows: list[dict]) -> None:
+    """Commit one batch of :func:`measure_batches` (one transaction)."""
+    if rows:
+        with project.transaction() as c:
+            columnar.append(c, TABLE, pa.Table.from_pylist(rows, schema=_SCHEMA))
 
 
 def scan(
@@ -318,56 +363,27 @@ def scan(
     the scan after the batch in hand is stored, with :class:`ScanCancelled`. ``workers``: threads
     (default: one per core)."""
     start = time.perf_counter()
-    todo, unchanged = _todo(project, split)
+    todo, unchanged = plan(project, split)
     result = ScanResult(unchanged=unchanged)
     total = len(todo)
     if progress is not None:
         progress(0, total)
-    workers = workers or os.cpu_count() or 1
-    pending: list[dict] = []
-
-    def commit() -> None:
-        if pending:
-            batch = pa.Table.from_pylist(pending, schema=_SCHEMA)
-            with project.transaction() as c:
-                columnar.append(c, TABLE, batch)
-            pending.clear()
-
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # one image per thread: OpenCV's own threads would only compete with ours
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
-            queue = iter(todo)
-            running = {}
-            for item in queue:
-                running[pool.submit(measure, project.resolve(item[1]))] = item
-                if len(running) >= workers * 4:
-                    break
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    example_id, path, state = running.pop(fut)
-                    m = fut.result()
-                    pending.append(_row(example_id, path, state, m))
-                    result.scanned += 1
-                    if m.error:
-                        result.failed[example_id] = m.error
-                    if cancel is None or not cancel.is_set():
-                        nxt = next(queue, None)
-                        if nxt is not None:
-                            running[pool.submit(measure, project.resolve(nxt[1]))] = nxt
-                if len(pending) >= BATCH or not running:
-                    commit()
-                    if progress is not None:
-                        progress(result.scanned, total)
-        commit()
-    finally:
-        cv2.setNumThreads(threads)
+    for rows in measure_batches(todo, workers=workers, cancel=cancel):
+        store(project, rows)
+        result.scanned += len(rows)
+        result.failed.update({r["id"]: r["error"] for r in rows if r["error"]})
+        if progress is not None:
+            progress(result.scanned, total)
     if result.scanned < total:
         raise ScanCancelled(f"scan cancelled after {result.scanned} of {total} images; the next scan resumes")
-    _compact(project)
+    finish(project)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def finish(project: Project) -> None:
+    """After a complete scan: one row per example (rescans append newer rows)."""
+    _compact(project)
 
 
 def _compact(project: Project) -> None:

@@ -129,6 +129,9 @@ class AnalysisPanels:
         # back to the item after opening a queue, so the review keys (Return: next) act on it
         self.confusion.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
         self.slices.queue_opened.connect(lambda: window.item_view.image_view.setFocus())
+        self.slices.scanned.connect(lambda: window.panel.quality_label.forget()
+                                    or (window.panel.show_item(window.session, window.error_types)
+                                        if window.session is not None else None))
         # a slice where errors concentrate (blurry, class=fox) offered as an error type to tag with
         self.slices.error_type_offered.connect(
             lambda name: window.apply_error_types(window.error_types + [name], {})

@@ -3,17 +3,25 @@ as bars of error rate with their 95% intervals, the split's own rate marked; a c
 opens the review queue of that slice's errors, highest loss first.
 
 Slices do not change with decisions (an error is the model's), so they are computed when the
-examples or the split change, and only once the panel is seen."""
+examples or the split change, and only once the panel is seen.
+
+"Scan images" runs :mod:`labeler.core.quality.scan` from the window: the images are measured on
+worker threads (:class:`ScanTask`, which never touches the project), each batch is stored on the GUI
+thread (the one that writes decisions, so the two never race), with a progress bar and Cancel; a
+cancelled scan keeps what it stored and the next one resumes."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+import threading
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QMenu, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.quality import scan as scanmod
 from labeler.core.quality import slices as slicesmod
 
 from .. import theme
@@ -65,11 +73,36 @@ class SliceBars(BarRows):
         menu.exec(event.globalPos())
 
 
+class _ScanSignals(QObject):
+    batch = Signal(object)  # rows measured, to store
+    finished = Signal(object)  # None, or the exception that ended it
+
+
+class ScanTask(QRunnable):
+    """Measure the images of a scan plan on worker threads; the rows go to the GUI thread."""
+
+    def __init__(self, todo):
+        super().__init__()
+        self.todo = todo
+        self.cancel = threading.Event()
+        self.signals = _ScanSignals()
+
+    def run(self) -> None:
+        try:
+            for rows in scanmod.measure_batches(self.todo, cancel=self.cancel):
+                self.signals.batch.emit(rows)
+        except BaseException as e:  # shown by the GUI thread
+            self.signals.finished.emit(e)
+        else:
+            self.signals.finished.emit(None)
+
+
 class SlicesPanel(QWidget):
     """Error rate by slice (flags, property quartiles, classes, metadata) of one split."""
 
     queue_opened = Signal()
     error_type_offered = Signal(str)  # the window adds it to the taxonomy (and its key)
+    scanned = Signal()  # a scan stored new measurements
 
     def __init__(self, analysis: Analysis, parent: QWidget | None = None):
         super().__init__(parent)
@@ -86,6 +119,27 @@ class SlicesPanel(QWidget):
         top.addWidget(self.split_box)
         top.addWidget(self.summary, 1)
         lay.addLayout(top)
+        scan_row = QHBoxLayout()
+        self.scan_button = QPushButton("Scan images")
+        self.scan_button.setToolTip("Measure the images with OpenCV (labeler scan): flags and image-quality slices")
+        self.scan_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scan_button.clicked.connect(self.start_scan)
+        self.scan_progress = QProgressBar()
+        self.scan_progress.setFormat("Scanning… %v of %m")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        for w in (self.scan_button, self.scan_progress, self.cancel_button):
+            scan_row.addWidget(w)
+        scan_row.addStretch(1)
+        self.scan_progress.hide()
+        self.cancel_button.hide()
+        lay.addLayout(scan_row)
+        self.task: ScanTask | None = None
+        self._scan_session = None
+        self._stored = 0
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
         hint = note_label()
         hint.setText("error rate with 95% interval; dashed: the split's rate; red: q < 0.05."
                      " Click a slice to review its errors; right-click to add it as an error type.")
@@ -135,6 +189,8 @@ class SlicesPanel(QWidget):
         fill_splits(self.split_box, [x for x in ("dev", "train", "test") if x in self.analysis.splits()], "dev")
         self.split = self.split_box.currentText() or self.split
         self.report = slicesmod.compute(s.project, self.split, frame=s.frame)
+        self.scan_button.setText("Scan new or changed images" if self.report.scanned else "Scan images")
+        self.scan_button.setEnabled(self.task is None and not s.project.readonly)
         self.show_report(self.report)
 
     def show_report(self, report: slicesmod.SliceReport) -> None:
@@ -151,6 +207,67 @@ class SlicesPanel(QWidget):
         self.bars.mark = report.error_rate  # the split's rate, dashed
         self.bars.set_bars(bars)
         self.bars.update()
+
+    # -- scanning from the window ------------------------------------------------------------------
+    def start_scan(self) -> None:
+        s = self.analysis.session if self.analysis._alive() else None
+        if s is None or self.task is not None or s.project.readonly:
+            return
+        todo, unchanged = scanmod.plan(s.project)
+        if not todo:
+            self.note.setText(f"All {unchanged:,} images are scanned and unchanged.")
+            self.note.show()
+            return
+        self.note.hide()
+        self._scan_session, self._stored = s, 0
+        self.task = ScanTask(todo)
+        self.task.signals.batch.connect(self._store_batch)
+        self.task.signals.finished.connect(self._scan_finished)
+        self.scan_progress.setRange(0, len(todo))
+        self.scan_progress.setValue(0)
+        self.scan_progress.show()
+        self.cancel_button.show()
+        self.scan_button.setEnabled(False)
+        self.pool.start(self.task)
+
+    def cancel_scan(self) -> None:
+        if self.task is not None:
+            self.task.cancel.set()
+
+    def _store_batch(self, rows) -> None:
+        s = self._scan_session
+        if s is None or s.project.conn is None or s is not self.analysis.session:
+            self.cancel_scan()  # the project was closed or replaced: store nothing more
+            return
+        try:
+            scanmod.store(s.project, rows)
+        except Exception as e:  # a full disk: stop, say so; what was stored stays
+            self.cancel_scan()
+            self.note.setText(f"Scan stopped: {e}")
+            self.note.show()
+            return
+        self._stored += len(rows)
+        self.scan_progress.setValue(self._stored)
+
+    def _scan_finished(self, error) -> None:
+        task, self.task = self.task, None
+        s = self._scan_session
+        self.scan_progress.hide()
+        self.cancel_button.hide()
+        self.scan_button.setEnabled(True)
+        alive = s is not None and s.project.conn is not None and s is self.analysis.session
+        if error is not None:
+            self.note.setText(f"Scan failed: {error}")
+            self.note.show()
+        elif alive and task is not None and task.cancel.is_set():
+            self.note.setText(f"Scan cancelled after {self._stored:,} images; they are kept, Scan images resumes.")
+            self.note.show()
+        elif alive:
+            scanmod.finish(s.project)
+        if alive and self._stored:
+            self._shown = None
+            self.refresh()
+            self.scanned.emit()
 
     def open_slice(self, name: str) -> None:
         s = self.analysis.session

@@ -74,8 +74,10 @@ class DuplicatesView(QWidget):
         scroll.setMinimumHeight(THUMB + 50)
         lay.addWidget(scroll, 1)
 
-    def show_current(self, session) -> None:
-        if session is not self._session:
+    def show_current(self, session, *, reload: bool = False) -> None:
+        """The group of ``session``'s current example; ``reload``: find the groups again (a new
+        queue: the project may have been scanned since)."""
+        if session is not self._session or reload:
             self._session = session
             self._groups = {}
             if session is not None:
@@ -84,7 +86,7 @@ class DuplicatesView(QWidget):
                         self._groups[m.id] = g
         eid = session.current_id if session is not None else None
         group = self._groups.get(eid) if eid is not None else None
-        if group is self.group and group is not None and getattr(self, "_shown_id", None) == eid:
+        if not reload and group is self.group and group is not None and getattr(self, "_shown_id", None) == eid:
             return
         self.group, self._shown_id = group, eid
         while self.row_layout.count():

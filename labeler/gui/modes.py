@@ -376,7 +376,7 @@ class ModeController(QObject):
             self.stats.show_stats(self.stats.stats.after(event.change.before, event.change.after))
         if event.kind in ("moved", "queue", "decision"):
             self._show_item()
-        if event.kind in ("moved", "queue"):
+        if event.kind == "moved":
             self._show_duplicates()
 
     def _follow_queue(self) -> None:
@@ -387,7 +387,7 @@ class ModeController(QObject):
             return
         mode = mode_of(s.spec)
         self.combo.setCurrentIndex(MODES.index(mode))
-        self._show_duplicates()
+        self._show_duplicates(reload=True)
         self.window.actions["accept_prediction"].setText(
             "Accept the suggested label (again: undo it)" if s.spec.order == "quality"
             else "Accept the prediction as the label (again: undo it)")
@@ -414,7 +414,7 @@ class ModeController(QObject):
         self.warning_bar.setVisible(bool(self._warnings[split]))
         self._show_item()
 
-    def _show_duplicates(self) -> None:
+    def _show_duplicates(self, *, reload: bool = False) -> None:
         """In the duplicates mode, the current example's group side by side in a dock of its own
         (made the first time)."""
         s = self.session
@@ -431,7 +431,7 @@ class ModeController(QObject):
             self.window.resizeDocks([self.duplicates_dock], [self.duplicates_view.minimumSizeHint().height() + 40],
                                     Qt.Orientation.Vertical)
         self.duplicates_dock.show()
-        self.duplicates_view.show_current(s)
+        self.duplicates_view.show_current(s, reload=reload)
 
     def _show_item(self) -> None:
         s = self.session

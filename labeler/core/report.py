@@ -184,17 +184,88 @@ def _heat(classes: list[str], m) -> str:
     )
 
 
+# Above this many classes the confusion matrix is not a table of K x K cells (1,000 classes made a
+# 165 MB page): a picture of the whole matrix, the largest off-diagonal cells and the worst classes.
+HEAT_TABLE_MAX = 40
+TOP_CELLS = 50  # off-diagonal cells listed
+TOP_CLASSES = 100  # per-class rows listed above HEAT_TABLE_MAX
+PICTURE_MAX = 800  # pixels a side; a pixel stands for a block of classes beyond that
+
+
+def _matrix_png(k: int, given, pred, counts) -> tuple[str, int]:
+    """The whole matrix as a PNG data URI (errors red, correct blue, darker = more, log scale) and
+    how many classes a pixel stands for."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    block = -(-k // PICTURE_MAX)
+    side = -(-k // block)
+    gi, pj = given // block, pred // block
+    diag = given == pred
+    off_sum = np.zeros((side, side))
+    np.add.at(off_sum, (gi[~diag], pj[~diag]), counts[~diag])
+    diag_sum = np.zeros((side, side))
+    np.add.at(diag_sum, (gi[diag], pj[diag]), counts[diag])
+    img = np.full((side, side, 3), 255.0)
+    for total, rgb in ((diag_sum, (74, 127, 193)), (off_sum, (208, 97, 77))):
+        if total.max() > 0:
+            t = np.log1p(total) / np.log1p(total.max())
+            t = np.where(total > 0, 0.25 + 0.75 * t, 0.0)[..., None]
+            img = img * (1 - t) + np.array(rgb, float) * t
+    buf = io.BytesIO()
+    Image.fromarray(img.round().astype(np.uint8)).save(buf, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), block
+
+
+def _big_confusion(classes: list[str], cells) -> str:
+    """The confusion section for many classes: a picture and the largest off-diagonal cells."""
+    given, pred, counts = cells
+    k = len(classes)
+    uri, block = _matrix_png(k, given, pred, counts)
+    support = {}
+    for g, c in zip(given.tolist(), counts.tolist()):
+        support[g] = support.get(g, 0) + c
+    off = [(int(c), int(g), int(p)) for g, p, c in zip(given, pred, counts) if g != p]
+    off.sort(key=lambda t: (-t[0], t[1], t[2]))
+    rows = "".join(
+        f'<tr data-given="{esc(classes[g])}" data-pred="{esc(classes[p])}"><td class="l">{esc(classes[g])}</td>'
+        f'<td class="l">{esc(classes[p])}</td><td class="num">{c}</td>'
+        f'<td class="num">{pct(c / support[g]) if support.get(g) else ""}</td></tr>'
+        for c, g, p in off[:TOP_CELLS])
+    scale = "one pixel per class" if block == 1 else f"one pixel per block of {block} x {block} classes"
+    return (
+        '<section id="confusion"><h2>Confusion matrix (dev)</h2>'
+        f'<p class="note">{k} classes: too many for a table. The whole matrix ({scale}; rows: given label,'
+        " columns: predicted label; red: errors, blue: correct, darker = more, on a log scale), then the"
+        f" {min(TOP_CELLS, len(off))} largest of its {len(off)} off-diagonal cells. `labeler confusion --json`"
+        " gives every cell.</p>"
+        f'<img class="matrix" alt="confusion matrix of {k} classes" src="{uri}" '
+        'style="image-rendering:pixelated;width:100%;max-width:800px;border:1px solid #ccd">'
+        '<table><thead><tr><th class="l">given</th><th class="l">predicted</th><th>count</th>'
+        f'<th>of given</th></tr></thead><tbody>{rows}</tbody></table></section>'
+    )
+
+
 def _per_class(rows: list[dict]) -> str:
     top = max([r["error_rate"] for r in rows] + [0.01])
+    shown = rows
+    note = ""
+    if len(rows) > HEAT_TABLE_MAX:
+        shown = sorted(rows, key=lambda r: (-r["errors"], -r["error_rate"], r["class"]))[:TOP_CLASSES]
+        note = (f'<p class="note">The {len(shown)} classes with the most errors, of {len(rows)}, most first'
+                " (the errors of every class: <code>labeler confusion --json</code>).</p>")
+    rows = shown
     body = "".join(
         f'<tr data-class="{esc(r["class"])}"><td class="l">{esc(r["class"])}</td><td class="num">{r["support"]}</td>'
         f'<td class="num">{r["errors"]}</td><td class="num">{pct(r["error_rate"])}</td>'
         f'<td class="l">{_bar(r["error_rate"], None, top, True)}</td><td class="num">{r["precision"]:.3f}</td>'
         f'<td class="num">{r["recall"]:.3f}</td><td class="num">{r["f1"]:.3f}</td></tr>'
-        for r in sorted(rows, key=lambda r: -r["error_rate"])
+        for r in (rows if note else sorted(rows, key=lambda r: -r["error_rate"]))
     )
     return (
-        '<section id="per-class"><h2>Errors per class (dev)</h2>'
+        '<section id="per-class"><h2>Errors per class (dev)</h2>' + note +
         '<table><thead><tr><th class="l">class</th><th>support</th><th>errors</th><th>error rate</th>'
         '<th class="l"></th><th>precision</th><th>recall</th><th>F1</th></tr></thead>'
         f"<tbody>{body}</tbody></table></section>"
@@ -291,7 +362,11 @@ def _export(export: dict) -> str:
 
 
 def render(*, title: str, subtitle: str, dashboard: dict, tally: dict, classes: list[str], confusion,
-           per_class: list[dict], strips_html: str, export: dict | None, human: list[str] | None = None) -> str:
+           per_class: list[dict], strips_html: str, export: dict | None, human: list[str] | None = None,
+           cells=None) -> str:
+    """The page. ``confusion``: the K x K matrix, or None with ``cells`` (given, predicted, count
+    arrays of :func:`stats.confusion_cells`) where there are more than :data:`HEAT_TABLE_MAX` classes."""
+    matrix_html = _heat(classes, confusion) if confusion is not None else _big_confusion(classes, cells)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
@@ -299,7 +374,7 @@ def render(*, title: str, subtitle: str, dashboard: dict, tally: dict, classes: 
         f"<h1>{esc(title)}</h1><div class=\"meta\">{esc(subtitle)}</div>"
         + _dashboard(dashboard, tally if tally.get("split", "dev") == "dev" else None)
         + _human(human)
-        + _tally(tally) + _heat(classes, confusion) + _per_class(per_class)
+        + _tally(tally) + matrix_html + _per_class(per_class)
         + strips_html + (_export(export) if export else "")
         + "</main></body></html>\n"
     )
@@ -313,14 +388,21 @@ def build(project: Project, frame: pd.DataFrame, decisions: dict[str, Decision],
     examples = category_examples(frame, decisions, project.error_types(), tally.get("split", "dev"))
     source = project.meta("source")
     subtitle = f"{project.path}" + (f" · predictions {source}" if source else "") + f" · generated {now_iso()}"
+    if len(classes) > HEAT_TABLE_MAX:  # no K x K matrix, in memory or in the page
+        cells = stats.confusion_cells(frame, classes, "dev")
+        matrix, per_class = None, stats.per_class_from_cells(classes, *cells)
+    else:
+        cells, matrix = None, stats.confusion(frame, classes, "dev")
+        per_class = stats.per_class(frame, classes, "dev", matrix=matrix)
     return render(
         title=f"labeler report: {Path(project.path).name}",
         subtitle=subtitle,
         dashboard=dashboard,
         tally=tally,
         classes=classes,
-        confusion=stats.confusion(frame, classes, "dev").tolist(),
-        per_class=stats.per_class(frame, classes, "dev"),
+        confusion=matrix,
+        cells=cells,
+        per_class=per_class,
         strips_html=_strips(project, examples, tally, cancel),
         export=export,
         human=_human_lines(project, frame, summary),

@@ -130,6 +130,40 @@ def diagnose(splits: dict[str, dict]) -> str:
 def confusion(frame: pd.DataFrame, classes: list[str], split: str | None = "dev") -> np.ndarray:
     """Counts with rows = given label, columns = predicted label, over labeled examples of ``split``."""
     k = len(classes)
+    li, pi = _class_indices(frame, classes, split)
+    return np.bincount(li * k + pi, minlength=k * k).reshape(k, k)
+
+
+def confusion_cells(frame: pd.DataFrame, classes: list[str], split: str | None = "dev"
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-empty cells of :func:`confusion` as (given index, predicted index, count), without
+    the K x K matrix: with thousands of classes that matrix takes hundreds of megabytes."""
+    k = len(classes)
+    li, pi = _class_indices(frame, classes, split)
+    codes, counts = np.unique(li * k + pi, return_counts=True)
+    return codes // k, codes % k, counts
+
+
+def per_class_from_cells(classes: list[str], given: np.ndarray, pred: np.ndarray, counts: np.ndarray) -> list[dict]:
+    """:func:`per_class` from :func:`confusion_cells` (the same figures, no K x K matrix)."""
+    k = len(classes)
+    support = np.bincount(given, weights=counts, minlength=k).astype(np.int64)
+    predicted = np.bincount(pred, weights=counts, minlength=k).astype(np.int64)
+    diag = given == pred
+    tps = np.bincount(given[diag], weights=counts[diag], minlength=k).astype(np.int64)
+    out = []
+    for i, c in enumerate(classes):
+        tp, sup, prd = int(tps[i]), int(support[i]), int(predicted[i])
+        precision = tp / prd if prd else 0.0
+        recall = tp / sup if sup else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out.append({"class": c, "support": sup, "errors": sup - tp, "error_rate": (sup - tp) / sup if sup else 0.0,
+                    "precision": precision, "recall": recall, "f1": f1})
+    return out
+
+
+def _class_indices(frame: pd.DataFrame, classes: list[str], split: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Given and predicted class indices of the labeled examples of ``split``."""
     if "label_i" in frame.columns and frame.attrs.get("classes") == list(classes):
         # class indices kept by frame.load: no lookup of a million strings
         mask = frame["label_i"].to_numpy() >= 0
@@ -143,7 +177,7 @@ def confusion(frame: pd.DataFrame, classes: list[str], split: str | None = "dev"
         index = {c: i for i, c in enumerate(classes)}
         li = part["label"].map(index).to_numpy(dtype=np.int64)
         pi = part["pred"].map(index).to_numpy(dtype=np.int64)
-    return np.bincount(li * k + pi, minlength=k * k).reshape(k, k)
+    return li, pi
 
 
 def per_class(frame: pd.DataFrame, classes: list[str], split: str = "dev", *, matrix: np.ndarray | None = None) -> list[dict]:

@@ -74,3 +74,13 @@ def test_placeholders_name_the_reason(tmp_path, monkeypatch):
     assert not broken.ok and "broken link" in broken.reason and "gone.png" in broken.reason
     folder = images.decode(data / "folder.png")
     assert not folder.ok and "directory" in folder.reason
+
+
+def test_a_path_with_a_nul_byte_is_missing_not_a_crash(tmp_path):
+    """Found by tests/test_fuzz_import.py: os.scandir raised ValueError ("embedded null byte")
+    out of the import."""
+    src = tmp_path / "preds.csv"
+    src.write_bytes(b"id,path,label,pred\n0,im\x00g/0.png,cat,dog\n1,b.png,dog,dog\n")
+    s = import_predictions(src, tmp_path / "p.labeler.db")
+    assert s.missing_files == 2
+    assert files.missing_files(tmp_path, pa.array(["im\x00g/0.png", "preds.csv"])).to_pylist() == [True, False]

@@ -31,7 +31,7 @@ def missing_files(base_dir: str | os.PathLike, paths: pa.Array) -> pa.Array:
             with os.scandir(folder) as it:
                 # is_file follows links: a link to a file counts, a broken one (or a folder) does not
                 listed += [d + e.name for e in it if _is_file(e)]
-        except OSError:
+        except (OSError, ValueError):  # (ValueError: a NUL byte in the name)
             pass  # a missing or unreadable folder: none of its files are there
     present = pc.is_in(pc.binary_join_element_wise(dirs, names, ""), value_set=pa.array(listed, pa.string()))
     return pc.and_(pc.invert(present), pc.is_valid(paths))

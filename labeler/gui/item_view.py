@@ -105,7 +105,10 @@ class ItemView(QStackedWidget):
             self.prefetcher.request(path, size, priority=1)
             around = s.items[s.position + 1 : s.position + 1 + AHEAD] + s.items[max(0, s.position - 1) : s.position]
             self._ahead = ([path, *[p for p in map(self._path, around) if p]], size)
-            self._ahead_timer.start()
+            # not restarted by the next key: with a key held down (a key every few ms) a restarted
+            # timer never fired and every image waited for its own decode
+            if not self._ahead_timer.isActive():
+                self._ahead_timer.start()
             self._show_if_ready()
 
     def show_now(self, eid: str) -> bool:

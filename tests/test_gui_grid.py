@@ -98,3 +98,12 @@ def test_the_end_of_the_queue_says_so_and_offers_the_unreviewed(qtbot, win, digi
     assert f"{len(s.items) - 1} items in it are not reviewed" in box.text()
     qtbot.keyClick(box.defaultButton(), Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: s.position == 0)
+
+
+def test_closing_the_project_under_the_grid_draws_nothing_and_raises_nothing(qtbot, win):
+    press(qtbot, win, Qt.Key.Key_G)
+    grid = win.grid_mode.grid
+    qtbot.waitUntil(lambda: grid.prefetcher.cached_count > 0)
+    win.close_project()
+    grid.viewport().repaint()  # an exception in paint would fail the test (pytest-qt)
+    assert grid.model().data(grid.model().index(0, 0), Qt.ItemDataRole.ToolTipRole) is None

@@ -63,6 +63,8 @@ class QueueModel(QAbstractListModel):
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.items):
             return None
+        if self.session is None or self.session.project.conn is None:
+            return None
         eid = self.items[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, ID_ROLE):
             return eid
@@ -101,8 +103,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         model: QueueModel = self.grid.model_
         row = index.row()
         session = model.session
-        if session is None or row >= len(model.items):
-            return
+        if session is None or session.project.conn is None or row >= len(model.items):
+            return  # (a project closed under the grid: nothing to draw from)
         eid = model.items[row]
         pal = option.palette
         r = option.rect.adjusted(2, 2, -2, -2)

@@ -72,3 +72,16 @@ def test_the_tally_columns_fit_without_a_horizontal_scroll_bar(qtbot, tmp_path, 
     qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() == 0)
     assert view.columnWidth(0) >= 120  # the names keep room to be read (elided in the middle)
     win.close()
+
+
+def test_with_the_panels_shown_a_small_window_keeps_a_share_and_the_docks_grow_back(qtbot, tmp_path, digits_project):
+    win = shown(qtbot, tmp_path / "s.ini", digits_project, (1280, 800))
+    qtbot.keyClick(win.item_view.image_view, Qt.Key.Key_T)
+    tally = win.docks["Tally"]
+    qtbot.waitUntil(lambda: tally.isVisible() and tally.width() >= 600)
+    win.resize(640, 480)
+    qtbot.waitUntil(lambda: win.width() == 640 and win.item_view.width() >= 0.2 * 640)
+    win.resize(1280, 800)
+    qtbot.waitUntil(lambda: win.width() == 1280 and tally.width() >= 600)  # grown back, tabs whole
+    assert win.item_view.width() >= 0.25 * 1280
+    win.close()

@@ -463,7 +463,21 @@ class MainWindow(QMainWindow):
             d.show()
         if again:
             again[0].raise_()
-            self.resizeDocks([again[0]], [min(660, int(0.5 * self.width()))], Qt.Orientation.Horizontal)
+            self._fit_docks()
+
+    def _fit_docks(self) -> None:
+        """The shown docks as wide as the tally's columns need (660 px), at most 40% of a window
+        under 1100 px and half of a wider one: after the window shrank and grew again they grow back,
+        and the example keeps its share."""
+        shown = [d for d in self.docks.values() if d.isVisible() and not d.isFloating()]
+        if shown:
+            share = 0.5 if self.width() >= 1100 else 0.4
+            self.resizeDocks([shown[0]], [min(660, int(share * self.width()))], Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            QTimer.singleShot(0, self._fit_docks)
 
     def _update_title(self) -> None:
         if self.session is None:

@@ -383,7 +383,7 @@ class ItemPanel(QScrollArea):
         for w in body.findChildren(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setWidget(body)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(220)  # (a small window: the example keeps its share)
         self.show_item(None)
 
     # -- what the session says ---------------------------------------------------------------

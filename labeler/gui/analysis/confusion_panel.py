@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
 from labeler.core import stats
 from labeler.core.queue import QueueRefused, QueueSpec
@@ -167,6 +167,75 @@ class PerClassModel(QAbstractTableModel):
         return None
 
 
+class TopCellsModel(QAbstractTableModel):
+    """The largest off-diagonal cells of the matrix, most first: with many classes the heat map is
+    too big to read at a glance, this list is where to start."""
+
+    COLUMNS = ["Given", "Predicted", "Count", "Of given"]
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.cells: list[tuple[str, str, int, float]] = []
+
+    def set_cells(self, classes: list[str], matrix: np.ndarray, limit: int) -> None:
+        self.beginResetModel()
+        m = np.asarray(matrix)
+        k = len(classes)
+        cells: list[tuple[str, str, int, float]] = []
+        if k:
+            off = m.copy()
+            np.fill_diagonal(off, 0)
+            flat = off.ravel()
+            nz = np.flatnonzero(flat)  # (at most one per example: cheap)
+            idx = nz[np.lexsort((nz, -flat[nz]))][:limit]  # most first; ties in class order
+            if idx.size:
+                support = m.sum(axis=1)
+                for code in idx.tolist():
+                    i, j = divmod(code, k)
+                    cells.append((classes[i], classes[j], int(flat[code]), float(flat[code] / support[i])))
+        self.cells = cells
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.cells)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index, role=DISPLAY):
+        if not index.isValid() or not 0 <= index.row() < len(self.cells):
+            return None
+        given, pred, count, share = self.cells[index.row()]
+        col = index.column()
+        if role == DISPLAY:
+            return (given, pred, str(count), pct(share))[col]
+        if role == RAW:
+            return (given, pred, count, share)[col]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            side = Qt.AlignmentFlag.AlignLeft if col < 2 else Qt.AlignmentFlag.AlignRight
+            return int(side | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"given {given}, predicted {pred}: {count}\nDouble-click or Return: review them by loss"
+        return None
+
+
+class FindBox(QLineEdit):
+    """A search field that keeps Return (the window binds it to "next item")."""
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return True
+        return super().event(event)
+
+
+TOP_CELLS = 30  # the largest confusions listed
+TOP_CELLS_FROM = 20  # classes from which the list is shown (a small matrix is read at a glance)
 HINT = "rows: given · columns: predicted · click or Return: review that pair by loss"
 NUMBERED_HINT = ("rows: given · columns: predicted, numbered as the rows (a name is whole on hover)"
                  " · click or Return: review that pair by loss")
@@ -194,6 +263,18 @@ class ConfusionPanel(SplitPanel):
         set_color(hint, MUTED)
         top.addWidget(self.split_box)
         top.addWidget(hint, 1)
+        # many classes: find one by name (the matrix scrolls to its row and column)
+        self.find = FindBox()
+        self.find.setObjectName("findClass")
+        self.find.setPlaceholderText("Find a class…")
+        self.find.setClearButtonEnabled(True)
+        self.find.setMaximumWidth(220)
+        self.find.setToolTip("Type part of a class name: the matrix goes to the first class that holds it;"
+                             " Return: the next one")
+        self.find.textEdited.connect(lambda text: self.find_class(text))  # as you type
+        self.find.returnPressed.connect(lambda: self.find_class(self.find.text(), after=self._found))
+        self._found = -1
+        top.addWidget(self.find)
         lay.addLayout(top)
         self.note = note_label()
         set_color(self.note, theme.CORRECTED)
@@ -234,8 +315,18 @@ class ConfusionPanel(SplitPanel):
         self.class_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.class_view.activated.connect(self.choose_class)
 
+        self.top_model = TopCellsModel(self)
+        self.top_view = table(KeyTable())
+        self.top_view.setObjectName("topCellsView")
+        self.top_view.setModel(self.top_model)
+        self.top_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.top_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.top_view.activated.connect(self.open_top_cell)
+        self.top_view.hide()
+
         self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.view)
+        splitter.addWidget(self.top_view)
         splitter.addWidget(self.class_view)
         splitter.setChildrenCollapsible(False)
         lay.addWidget(splitter, 1)
@@ -266,6 +357,8 @@ class ConfusionPanel(SplitPanel):
         if s is None:
             self.model.set_matrix([], np.zeros((0, 0), dtype=np.int64))
             self.class_model.set_rows([])
+            self.top_model.set_cells([], np.zeros((0, 0), dtype=np.int64), TOP_CELLS)
+            self.top_view.hide()
             return
         classes = s.project.classes
         matrix = stats.confusion(s.frame, classes, self.split)
@@ -274,12 +367,56 @@ class ConfusionPanel(SplitPanel):
         self.hint.setText(NUMBERED_HINT if self.model.numbered else HINT)
         self.model.set_matrix(classes, matrix)
         self.class_model.set_rows(stats.per_class(s.frame, classes, self.split, matrix=matrix))
+        many = len(classes) >= TOP_CELLS_FROM
+        self.top_model.set_cells(classes, matrix, TOP_CELLS)
+        self.top_view.setVisible(many)
         self.note.hide()
-        # the whole matrix if it fits in two thirds of the panel, the per-class table below
+        # the whole matrix if it fits in two thirds of the panel (half, beside the largest
+        # confusions), the per-class table below
         v = self.view
         need = v.horizontalHeader().height() + len(classes) * v.verticalHeader().defaultSectionSize() + 2 * v.frameWidth() + 2
         total = max(self.splitter.height(), 400)
-        self.splitter.setSizes([min(need, 2 * total // 3), max(total - need, total // 3)])
+        if many:
+            self.splitter.setSizes([min(need, total // 2), total // 4, total // 4])
+        else:
+            self.splitter.setSizes([min(need, 2 * total // 3), 0, max(total - need, total // 3)])
+
+    def find_class(self, text: str, *, after: int = -1) -> bool:
+        """Go to a class: its row and column of the matrix (its diagonal cell, centred) and its row
+        of the per-class table. The class named ``text`` exactly, else the first whose name holds
+        it (any case) after position ``after`` (Return: the next one, round to the start). False,
+        with a note, when none does."""
+        text = text.strip()
+        classes = self.model.classes
+        if not text or not classes:
+            return False
+        low = text.lower()
+        k = len(classes)
+        i = next((n for n, c in enumerate(classes) if c == text), None) if after < 0 else None
+        if i is None:
+            order = [(after + 1 + n) % k for n in range(k)]
+            i = next((n for n in order if low in classes[n].lower()), None)
+        if i is None:
+            self.note.setText(f"No class is named like {text!r}.")
+            self.note.show()
+            return False
+        self.note.hide()
+        self._found = i
+        cell = self.model.index(i, i)
+        self.view.setCurrentIndex(cell)
+        self.view.scrollTo(cell, QAbstractItemView.ScrollHint.PositionAtCenter)
+        row = self.proxy.mapFromSource(self.class_model.index(i, 0))
+        self.class_view.setCurrentIndex(row)
+        self.class_view.scrollTo(row, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    def open_top_cell(self, index: QModelIndex) -> None:
+        """A row of the largest confusions: the queue of that pair, by loss (as its matrix cell)."""
+        if not index.isValid() or self.analysis.session is None:
+            return
+        given, pred = self.top_model.cells[index.row()][:2]
+        self._open(QueueSpec(split=self.split, order="loss", scope="errors", label=given, pred=pred,
+                             seed=self.analysis.session.spec.seed))
 
     def _open(self, spec: QueueSpec) -> None:
         s = self.analysis.session

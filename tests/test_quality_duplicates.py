@@ -78,3 +78,22 @@ def test_max_distance_zero_finds_only_identical_hashes(tmp_path):
             dupmod.find(p, max_distance=40)
     ids = [{m.id for m in g.members} for g in strict.groups]
     assert problems["exact"] in ids and problems["near"] not in ids
+
+
+@pytest.mark.parametrize("n,max_distance", [(3000, 8), (3000, 12), (300, 2)])
+def test_near_pairs_on_many_hashes_equal_all_pairs(n, max_distance):
+    # clustered hashes, as real pictures give: copies of a few hundred with 0-14 bits flipped
+    rng = np.random.default_rng(n + max_distance)
+    base = rng.integers(-2**63, 2**63 - 1, size=n // 3, dtype=np.int64).view(np.uint64)
+    picks = rng.integers(0, len(base), size=n - len(base))
+    flips = np.zeros(len(picks), np.uint64)
+    for k, bits in enumerate(rng.integers(0, 15, size=len(picks))):
+        for b in rng.choice(64, bits, replace=False):
+            flips[k] |= np.uint64(1) << np.uint64(b)
+    hashes = np.concatenate([base, base[picks] ^ flips]).view(np.int64)
+    i, j, d = dupmod.near_pairs(hashes, max_distance)
+    h = hashes.view(np.uint64)
+    all_d = np.bitwise_count(h[:, None] ^ h[None, :])
+    a, b = np.nonzero(np.triu(all_d <= max_distance, 1))
+    assert set(zip(i.tolist(), j.tolist())) == set(zip(a.tolist(), b.tolist()))
+    assert (d == all_d[i, j]).all() and len(a) > 40

@@ -4,9 +4,10 @@ they are) and conflict (the same picture with different given labels).
 
 Exact duplicates share the scan's pixel hash. Near duplicates are pictures whose 64-bit perceptual
 hashes differ in at most ``max_distance`` bits (Hamming distance). They are found without comparing
-all pairs, by multi-index hashing: cut the 64 bits into ``max_distance + 1`` bands; two hashes
-within ``max_distance`` bits agree exactly on at least one band (pigeonhole), so only hashes that
-share a band's value are compared. A group is a connected component of "exact or near" links, so a
+all pairs, by multi-index hashing: cut the 64 bits into m bands (about log2(n) + 2 bits each); two
+hashes within D bits differ in at most D // m bits of some band (pigeonhole), so each hash is looked
+up, band by band, under every value within D // m bits of its own band's value, and only the hashes
+found there are compared. A group is a connected component of "exact or near" links, so a
 chain of small changes ends in one group (single linkage).
 """
 
@@ -93,38 +94,61 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(np.bitwise_xor(a.view(np.uint64), b.view(np.uint64))).astype(np.int64)
 
 
-def _bands(max_distance: int) -> list[tuple[int, int]]:
-    """(shift, width) of ``max_distance + 1`` bands covering the 64 bits, widths differing by <= 1."""
-    m = max_distance + 1
+def _bands(n: int, max_distance: int) -> list[tuple[int, int]]:
+    """(shift, width) of the bands the 64 bits are cut into, widths differing by at most 1: about
+    log2(n) + 2 bits each, so that a band's value holds a handful of hashes."""
+    width = int(np.clip(np.ceil(np.log2(max(n, 2))) + 2, 8, 32))
+    m = max(1, min(64 // width, max_distance + 1))
     widths = [64 // m + (1 if i < 64 % m else 0) for i in range(m)]
     starts = np.cumsum([0] + widths[:-1])
     return list(zip(starts.tolist(), widths))
 
 
+def _probes(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit value with at most ``radius`` bits set (the XOR masks to look up)."""
+    masks = [0]
+    frontier = [0]
+    for _ in range(radius):
+        nxt = {f | (1 << b) for f in frontier for b in range(width) if not f >> b & 1}
+        frontier = sorted(nxt)
+        masks += frontier
+    return np.array(masks, dtype=np.uint64)
+
+
 def near_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, distance) for every pair i < j of ``hashes`` (int64 or uint64) within ``max_distance``
-    bits, each pair once; only hashes that share a band's value are compared."""
+    bits, each pair once, without comparing all pairs (multi-index hashing): with the 64 bits cut
+    into m bands, two hashes within D bits differ in at most D // m bits of some band, so each
+    hash is looked up, band by band, under every value within D // m bits of its own."""
     h = np.ascontiguousarray(hashes).view(np.uint64)
     n = len(h)
     found_i, found_j = [], []
-    for shift, width in _bands(max_distance):
+    bands = _bands(n, max_distance)
+    radius = max_distance // len(bands)
+    every = np.arange(n)
+    for shift, width in bands:
         key = (h >> np.uint64(shift)) & np.uint64((1 << width) - 1)
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
-        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
-        ends = np.r_[starts[1:], n]
-        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
-            members = order[s:e]
-            a, b = np.triu_indices(len(members), 1)
-            found_i.append(members[a])
-            found_j.append(members[b])
+        for probe in _probes(width, radius):
+            q = key ^ probe
+            lo = np.searchsorted(sorted_key, q, side="left")
+            count = np.searchsorted(sorted_key, q, side="right") - lo
+            total = int(count.sum())
+            if total == 0:
+                continue
+            i = np.repeat(every, count)
+            start = np.repeat(np.cumsum(count) - count, count)
+            j = order[np.repeat(lo, count) + (np.arange(total) - start)]
+            keep = i < j
+            found_i.append(i[keep])
+            found_j.append(j[keep])
     if not found_i:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
-    i = np.concatenate(found_i)
-    j = np.concatenate(found_j)
-    i, j = np.minimum(i, j), np.maximum(i, j)
-    pairs = np.unique(i.astype(np.int64) * n + j)
+    i = np.concatenate(found_i).astype(np.int64)
+    j = np.concatenate(found_j).astype(np.int64)
+    pairs = np.unique(i * n + j)
     i, j = pairs // n, pairs % n
     d = hamming(h[i], h[j])
     keep = d <= max_distance

@@ -86,8 +86,9 @@ def _read_taxonomy(path: str) -> list[str]:
     """The error types of a taxonomy file: one a line, in order, blank lines skipped."""
     try:
         return clean_error_types(Path(path).read_text(encoding="utf-8-sig").splitlines())
-    except UnicodeDecodeError:
-        _fail(f"{path}: not UTF-8 text")
+    except UnicodeDecodeError as e:
+        line = Path(path).read_bytes()[: e.start].count(b"\n") + 1
+        _fail(f"{path}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); save it as UTF-8")
     except OSError as e:
         _fail(f"{path}: {e.strerror}")
     except ProjectError as e:
@@ -121,7 +122,13 @@ def _parse_classes(classes: str | None, classes_file: str | None) -> list[str] |
     if classes:
         return [c.strip() for c in classes.split(",")]
     if classes_file:
-        lines = Path(classes_file).read_text(encoding="utf-8-sig").splitlines()
+        try:
+            lines = Path(classes_file).read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as e:
+            line = Path(classes_file).read_bytes()[: e.start].count(b"\n") + 1
+            _fail(f"{classes_file}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); save it as UTF-8")
+        except OSError as e:
+            _fail(f"{classes_file}: {e.strerror}")
         return [ln.strip() for ln in lines if ln.strip()]
     return None
 
@@ -166,7 +173,7 @@ def import_cmd(predictions, project, add, columns, classes, classes_file, split,
     target = Path(project) if project else default_project_path(predictions[0])
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
-        error_types = clean_error_types(Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()) if taxonomy else None
+        error_types = _read_taxonomy(taxonomy) if taxonomy else None
         if error_types is not None and not force and target.exists():
             with Project.open(target, readonly=True) as existing:
                 existing.check_error_types(error_types)

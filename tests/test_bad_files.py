@@ -260,3 +260,34 @@ def test_queue_refuses_a_negative_limit(digits_project):
     assert len(json.loads(cli("queue", "--project", digits_project, "--json", "--limit", 10**6).output)) == len(full)
     assert len(full) == sum(1 for r in csv.DictReader(open(DIGITS_CSV, encoding="utf-8"))
                             if r["split"] == "dev" and r["label"] != r["pred"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the other files a command reads
+
+
+@pytest.mark.parametrize("option", ["--taxonomy", "--classes-file"])
+def test_a_side_file_that_is_not_utf8_is_named_by_line(tmp_path, option):
+    """Before: a UnicodeDecodeError traceback from `labeler import --taxonomy/--classes-file`."""
+    src = tmp_path / "preds.csv"
+    src.write_text(csv_text(HEADER, rows()), encoding="utf-8")
+    side = tmp_path / "side.txt"
+    side.write_bytes(b"cat\ndog\nbl\xe9 bird\n")
+    before = set(os.listdir(tmp_path))
+    r = cli("import", src, option, side)
+    assert r.exit_code == 2 and r.output.startswith("Error: "), r.output
+    assert f"{side}: line 3 is not UTF-8" in r.output and "0xe9" in r.output
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_the_window_names_a_taxonomy_that_is_not_utf8(tmp_path, digits_project):
+    pytest.importorskip("pytestqt")
+    from labeler.core.store import ProjectError
+    from labeler.gui import loader
+
+    side = tmp_path / "tax.txt"
+    side.write_bytes(b"blurry\n\xff\n")
+    with pytest.raises(ProjectError, match="line 2 is not UTF-8"):
+        loader.open_source(None, digits_project, taxonomy=side)
+    with Project.open(digits_project) as p:  # the project was closed again: it opens for writing
+        assert p.error_types()

@@ -144,7 +144,12 @@ def open_source(
     opened = Project.open(project_path)
     if taxonomy is not None:
         try:
-            names = Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()
+            try:
+                names = Path(taxonomy).read_text(encoding="utf-8-sig").splitlines()
+            except UnicodeDecodeError as e:
+                line = Path(taxonomy).read_bytes()[: e.start].count(b"\n") + 1
+                raise ProjectError(f"{taxonomy}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x});"
+                                   " save it as UTF-8") from None
             try:
                 opened.set_error_types(names)
             except ErrorTypesInUse as e:

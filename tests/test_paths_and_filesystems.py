@@ -264,3 +264,12 @@ def test_unsaved_changes_in_a_wal_on_a_read_only_share_are_said_not_missed(digit
     with pytest.raises(ProjectError, match="p.labeler.db-wal.*not closed cleanly") as e:
         Project.open(share.folder / "p.labeler.db", readonly=True)
     assert "corrupt" not in str(e.value)
+
+
+def test_a_project_in_a_folder_that_does_not_exist(tmp_path):
+    """Before: "cannot create lock file .../x.labeler.db.lock: No such file or directory"."""
+    shutil.copyfile(DIGITS_CSV, tmp_path / "predictions.csv")
+    r = run("import", tmp_path / "predictions.csv", "--project", tmp_path / "nofolder" / "x.labeler.db", ok=False)
+    assert r.exit_code == 2
+    assert f"there is no folder {tmp_path / 'nofolder'}" in r.output, r.output
+    assert _listing(tmp_path) == {"predictions.csv"}

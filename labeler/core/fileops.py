@@ -57,6 +57,8 @@ def acquire_lock(path: str | os.PathLike) -> int:
     except OSError as e:
         if e.errno in READ_ONLY_ERRNOS:
             raise ProjectReadOnly(read_only_message(path, e.strerror)) from e
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ProjectError(f"cannot create the project {path}: there is no folder {Path(path).parent}") from e
         raise ProjectError(f"cannot create lock file {lock}: {e.strerror}") from e
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

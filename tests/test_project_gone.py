@@ -124,3 +124,29 @@ def test_the_window_says_not_saved_once_and_keeps_the_decisions(qtbot, tmp_path,
     assert not digits_project.exists()
     kept = [json.loads(x) for x in fileops.unsaved_path(digits_project).read_text(encoding="utf-8").splitlines()]
     assert [k["after"]["tags"] for k in kept] == [["mislabeled", "very hard"], ["ambiguous", "mislabeled", "very hard"]]
+
+
+@pytest.mark.parametrize("how", ["empty", "other sqlite", "deleted"])
+def test_every_not_a_project_message_names_restore_when_backups_exist(digits_project, how):
+    """An empty stub (what the old window left), another SQLite file, no file: each message says
+    backups exist and how to put the newest back."""
+    with Project.open(digits_project) as p:
+        (a,) = _first_ids(p, 1)
+        p.write_decision(a, Decision(), Decision(note="n", reviewed=True), "note")
+    assert len(backup.list_backups(digits_project)) == 1
+    if how == "empty":
+        digits_project.write_bytes(b"")
+    elif how == "other sqlite":
+        digits_project.unlink()
+        import sqlite3
+
+        conn = sqlite3.connect(digits_project)
+        conn.execute("CREATE TABLE t(x)")
+        conn.commit()
+        conn.close()
+    else:
+        digits_project.unlink()
+    for command in (["summary"], ["queue"], ["taxonomy", "list"], ["rank"]):
+        r = cli(*command, "--project", digits_project)
+        assert r.exit_code == 2, r.output
+        assert "1 backup(s) exist" in r.output and f"labeler restore --project {digits_project}" in r.output, r.output

@@ -714,7 +714,7 @@ def _validate(conn: sqlite3.Connection, path: Path) -> None:
     missing = {"columnar", "decisions", "events", "meta"} - tables
     if missing:
         raise ProjectError(
-            f"{path} is not a labeler project (missing tables: {', '.join(sorted(missing))})"
+            f"{path} is not a labeler project (missing tables: {', '.join(sorted(missing))}).{_restore_hint(path)}"
         )
     # Walk every page (b-trees, overflow chains, free list): a damaged file fails here, not
     # mid-review. ~0.15 s for a million examples, less than loading them.

@@ -97,3 +97,55 @@ def test_near_pairs_on_many_hashes_equal_all_pairs(n, max_distance):
     a, b = np.nonzero(np.triu(all_d <= max_distance, 1))
     assert set(zip(i.tolist(), j.tolist())) == set(zip(a.tolist(), b.tolist()))
     assert (d == all_d[i, j]).all() and len(a) > 40
+
+
+def _fake_scan(ids, phashes, sizes, pixel_hashes=None):
+    import pandas as pd
+
+    n = len(ids)
+    return pd.DataFrame({
+        "id": ids, "error": [None] * n, "phash": np.array(phashes, dtype=np.uint64).view(np.int64),
+        "pixel_hash": np.array(pixel_hashes if pixel_hashes is not None else range(n), dtype=np.int64),
+        "width": [s for s in sizes], "height": [s for s in sizes],
+    })
+
+
+def test_groups_do_not_chain_and_tiny_images_join_exact_groups_only(tmp_path, monkeypatch):
+    csv_path, _ = write_dataset(tmp_path / "data", n=20)
+    path = tmp_path / "p.labeler.db"
+    import_predictions(csv_path, path)
+    bits = lambda k: (1 << k) - 1  # the lowest k bits set
+    # a chain: x000 -5- x001 -5- x002 (x000 to x002: 10 bits); x003, x004 tiny and 1 bit apart;
+    # x005 and x006 tiny with the same pixels
+    ids = ["x000", "x001", "x002", "x003", "x004", "x005", "x006"]
+    ph = [0, bits(5), bits(10), 1 << 40, (1 << 40) | 1, 1 << 50, 1 << 50]
+    sizes = [640, 640, 640, 16, 16, 16, 16]
+    px = [1, 2, 3, 4, 5, 6, 6]
+    monkeypatch.setattr(scanmod, "load", lambda project: _fake_scan(ids, ph, sizes, px))
+    with Project.open(path, readonly=True) as p:
+        report = dupmod.find(p, max_distance=6)
+    got = sorted(sorted(m.id for m in g.members) for g in report.groups)
+    # x001 is within 5 bits of both ends: it takes them (the star), no chain beyond max_distance
+    assert got == [["x000", "x001", "x002"], ["x005", "x006"]]
+    star = next(g for g in report.groups if len(g.members) == 3)
+    assert star.kind == "near" and star.distance == 10  # the ends are 10 bits apart, each 5 from x001
+    assert next(g for g in report.groups if len(g.members) == 2).kind == "exact"
+    ph[1] = bits(3)  # now x000 -3- x001 -7- x002: x002 is 7 bits from x001 and 10 from x000
+    with Project.open(path, readonly=True) as p:
+        report = dupmod.find(p, max_distance=6)
+    assert sorted(sorted(m.id for m in g.members) for g in report.groups) == [["x000", "x001"], ["x005", "x006"]]
+
+
+def test_a_long_chain_is_cut(tmp_path, monkeypatch):
+    csv_path, _ = write_dataset(tmp_path / "data", n=20)
+    path = tmp_path / "p.labeler.db"
+    import_predictions(csv_path, path)
+    bits = lambda k: (1 << k) - 1
+    ids = ["x000", "x001", "x002", "x003", "x004"]  # 0, 5, 10, 15, 20 bits: 5 apart one to the next
+    monkeypatch.setattr(scanmod, "load", lambda project: _fake_scan(ids, [bits(5 * k) for k in range(5)], [640] * 5))
+    with Project.open(path, readonly=True) as p:
+        report = dupmod.find(p, max_distance=6)
+    groups = [sorted(m.id for m in g.members) for g in report.groups]
+    # one linked set of five; cut into stars, none reaching further than 6 bits from its centre
+    assert sum(len(g) for g in groups) <= 5 and len(groups) >= 2
+    assert all(g.distance <= 12 for g in report.groups)

@@ -7,8 +7,10 @@ hashes differ in at most ``max_distance`` bits (Hamming distance). They are foun
 all pairs, by multi-index hashing: cut the 64 bits into m bands (about log2(n) + 2 bits each); two
 hashes within D bits differ in at most D // m bits of some band (pigeonhole), so each hash is looked
 up, band by band, under every value within D // m bits of its own band's value, and only the hashes
-found there are compared. A group is a connected component of "exact or near" links, so a
-chain of small changes ends in one group (single linkage).
+found there are compared. Linked images are grouped without chains: in each linked set, the
+picture with the most others within D bits takes them as its group, then the next among the rest
+(so every member of a near group is within D bits of one picture of it). Images under 32 pixels on
+a side (e.g. 8 x 8 digits, whose hashes say little) join exact groups only.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = ["DEFAULT_MAX_DISTANCE", "Member", "Group", "DuplicateReport", "near_p
 
 DEFAULT_MAX_DISTANCE = 8
 MAX_MAX_DISTANCE = 31
+MIN_NEAR_SIDE = 32  # images smaller than this on a side join exact groups only
+STAR_MAX = 2000  # a linked set of more images is kept whole (its distances would take too long)
 
 
 @dataclass(frozen=True)
@@ -172,15 +176,19 @@ def find(project: Project, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> Dupli
     splits = table.column("split").to_pylist()
     labels = table.column("label").to_pylist()
 
-    # nodes: distinct perceptual hashes; links: equal pixel hashes, and hashes within max_distance
+    # nodes: distinct perceptual hashes; links: equal pixel hashes, and hashes within max_distance.
+    # A hash of an image under MIN_NEAR_SIDE pixels says little (an 8 x 8 digit's hash is close to
+    # those of most other digits of its class): such images join exact groups only.
     ph = scanned["phash"].to_numpy(np.int64)
-    uniq, node = np.unique(ph, return_inverse=True)
-    i, j, _ = near_pairs(uniq, max_distance)
     px = scanned["pixel_hash"].to_numpy(np.int64)
+    eligible = np.minimum(scanned["width"].to_numpy(float), scanned["height"].to_numpy(float)) >= MIN_NEAR_SIDE
+    e_idx = np.flatnonzero(eligible)
+    uniq, node = np.unique(ph[e_idx], return_inverse=True)
+    i, j, _ = near_pairs(uniq, max_distance)
     _, px_node = np.unique(px, return_inverse=True)
     # graph over images (0..n-1), phash nodes (n..n+U-1) and pixel-hash nodes after them
     u = len(uniq)
-    src = np.concatenate([np.arange(n), np.arange(n), i + n])
+    src = np.concatenate([e_idx, np.arange(n), i + n])
     dst = np.concatenate([node + n, px_node + n + u, j + n])
     size = n + u + int(px_node.max()) + 1
     graph = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(size, size))
@@ -188,8 +196,8 @@ def find(project: Project, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> Dupli
     comp = comp[:n]
     counts = np.bincount(comp)
     groups = []
-    for c in np.flatnonzero(counts > 1):
-        idx = np.flatnonzero(comp == c)
+
+    def emit(idx: np.ndarray) -> None:
         members = tuple(Member(str(scanned["id"][k]), splits[rows[k]], labels[rows[k]], int(rows[k])) for k in idx)
         group_splits = {m.split for m in members}
         given = {m.label for m in members if m.label is not None}
@@ -201,5 +209,21 @@ def find(project: Project, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> Dupli
         exact = len(set(px[idx].tolist())) == 1
         groups.append(Group("exact" if exact else "near", members,
                             "train" in group_splits and bool(group_splits & {"dev", "test"}), len(given) > 1, dist))
+
+    for c in np.flatnonzero(counts > 1):
+        idx = np.flatnonzero(comp == c)
+        if len(idx) <= 2 or len(idx) > STAR_MAX or not eligible[idx[0]]:
+            emit(idx)
+            continue
+        # no chains: a picture, every picture within max_distance of it, then again with the rest
+        near = hamming(ph[idx][:, None], ph[idx][None, :]) <= max_distance
+        left = np.ones(len(idx), bool)
+        while left.any():
+            degree = np.where(left, (near & left[None, :]).sum(axis=1), -1)
+            centre = int(np.argmax(degree))
+            take = near[centre] & left
+            left &= ~take
+            if take.sum() > 1:
+                emit(idx[take])
     groups.sort(key=lambda g: (not (g.leak or g.conflict), -len(g.members), g.members[0].row))
     return DuplicateReport(groups, n, max_distance)

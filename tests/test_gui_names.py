@@ -145,3 +145,12 @@ def test_the_confusion_matrix_numbers_its_columns_when_names_are_long(qtbot, win
     assert model.headerData(1, h, Qt.ItemDataRole.ToolTipRole) == f"predicted {win.session.project.classes[1]}"
     assert panel.view.verticalHeader().width() <= 220
     assert "numbered as the rows" in panel.hint.text()
+
+
+def test_tags_fall_back_to_one_column_when_the_panel_is_narrow(qtbot, win):
+    tags = win.panel.tags
+    win.centralWidget().setSizes([1280 - 220, 220])
+    qtbot.waitUntil(lambda: tags.width() < 2 * tags.COLUMN_MIN)
+    assert tags.columns() == 1 and tags.height() == 4 * tags.ROW  # each name on its own row, whole
+    win.centralWidget().setSizes([900, 380])
+    qtbot.waitUntil(lambda: tags.columns() == 2 and tags.height() == 2 * tags.ROW)

@@ -89,7 +89,7 @@ class KeyList(QWidget):
         if rows != self._rows or empty != self._empty:
             self._rows = rows
             self._empty = empty
-            self.setFixedHeight(max(1, math.ceil(len(rows) / self._columns)) * self.ROW)
+            self._fit_height()
             self.update()
 
     def rows(self) -> list[tuple[str, str, bool]]:
@@ -99,9 +99,23 @@ class KeyList(QWidget):
         return QSize(280, self.height())
 
     def row_at(self, x: float, y: float) -> int | None:
-        r, c = int(y // self.ROW), int(x // (self.width() / self._columns))
-        i = r * self._columns + c
-        return i if 0 <= c < self._columns and 0 <= i < len(self._rows) else None
+        cols = self.columns()
+        r, c = int(y // self.ROW), int(x // (self.width() / cols))
+        i = r * cols + c
+        return i if 0 <= c < cols and 0 <= i < len(self._rows) else None
+
+    COLUMN_MIN = 130  # narrower than this, the columns become one (names stay readable)
+
+    def columns(self) -> int:
+        return max(1, min(self._columns, self.width() // self.COLUMN_MIN)) if self.width() > 0 else self._columns
+
+    def _fit_height(self) -> None:
+        self.setFixedHeight(max(1, math.ceil(len(self._rows) / self.columns())) * self.ROW)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.height() != max(1, math.ceil(len(self._rows) / self.columns())) * self.ROW:
+            self._fit_height()
 
     def mousePressEvent(self, event) -> None:
         i = self.row_at(event.position().x(), event.position().y())
@@ -127,11 +141,12 @@ class KeyList(QWidget):
         if not self._rows:
             p.setPen(_muted(self))
             p.drawText(self.rect().adjusted(2, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self._empty)
-        col_w = self.width() / self._columns
+        cols = self.columns()
+        col_w = self.width() / cols
         bold = QFont(self.font())
         bold.setBold(True)
         for i, (key, name, on) in enumerate(self._rows):
-            r, c = divmod(i, self._columns)
+            r, c = divmod(i, cols)
             cell = QRectF(c * col_w + 1, r * self.ROW + 2, col_w - 4, self.ROW - 4)
             if on:
                 p.setPen(Qt.PenStyle.NoPen)

@@ -13,13 +13,15 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labeler.core.formats import folder  # noqa: E402
 from labeler.core.importer import import_predictions  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from import_bench import timed  # noqa: E402
 
 
 def make_tree(root: Path, n: int, classes: int) -> None:
@@ -29,15 +31,6 @@ def make_tree(root: Path, n: int, classes: int) -> None:
     for i in range(n):
         where = "unlabeled" if i % 5 == 0 else f"class_{i % classes:02d}"
         (root / where / f"img_{i:07d}.jpg").write_bytes(b"\xff\xd8\xff")
-
-
-def timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def main() -> None:

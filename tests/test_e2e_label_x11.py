@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import cv2
 import numpy as np
 
 from test_e2e_x11 import _poll, xserver  # noqa: F401  (the fixture)
+from x11 import App
 
 
 def _own(path: Path) -> dict[str, tuple[str, str]]:
@@ -53,34 +53,18 @@ def test_label_a_folder_with_keys_in_a_real_window_then_export(xserver, tmp_path
     r = run("import", "--add", preds, "-p", db)
     assert r.returncode == 0, r.stderr
 
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(DISPLAY=xserver, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
-               XDG_RUNTIME_DIR=str(tmp_path / "run"))
-    (tmp_path / "run").mkdir(mode=0o700)
-    log = open(tmp_path / "app.log", "wb")
     # `labeler DIR`: the folder (imported again: its predictions stay attached), then the labeling window;
     # the queue in file order: unlabeled/u0 .. u4
-    app = subprocess.Popen([sys.executable, "-m", "labeler", str(root), "--label", "--order", "file",
-                            "--reviewer", "ann"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=30)
+    app = App(xserver, tmp_path, [root, "--label", "--order", "file", "--reviewer", "ann"], cwd=tmp_path)
     try:
-        def find_window():
-            if app.poll() is not None:
-                raise AssertionError(f"the app exited with {app.returncode}: {(tmp_path / 'app.log').read_text()}")
-            out = xdo("search", "--onlyvisible", "--name", "labeler: labeling").stdout.split()
-            return out[0] if out else None
-
-        win = _poll(find_window, 30, "the labeling window")
-        assert xdo("windowfocus", "--sync", win).returncode == 0
+        app.window("labeler: labeling")
         # u0: 1 (cat); u1: P (dog, the suggestion); u2: skipped; u3: 2 (dog); u4: 1, undone
-        assert xdo("key", "--delay", "60", "1", "p", "shift+Right", "2", "1", "ctrl+z").returncode == 0
+        app.keys("1", "p", "shift+Right", "2", "1", "ctrl+z")
         expected = {"unlabeled/u0.png": ("cat", "human"), "unlabeled/u1.png": ("dog", "suggestion accepted"),
                     "unlabeled/u3.png": ("dog", "human")}
         _poll(lambda: _own(db) == expected, 20, f"the labels {expected}")
     finally:
-        app.send_signal(signal.SIGKILL)
-        app.wait(10)
-        log.close()
+        app.kill()
     assert _own(db) == expected
     out, tree = tmp_path / "out", tmp_path / "tree"
     r = run("export", "-p", db, "--out", out, "--tree", tree)

@@ -142,19 +142,17 @@ class OwnLabelSession:
 
     def undo(self) -> None:
         """Take back the last label and go back to its example."""
-        if not self._undo:
-            return
-        change = self._undo.pop()
-        self._set(change.example_id, change.before, record=False)
-        self._redo.append(change)
-        self._goto(change.example_id)
+        self._replay(self._undo, self._redo, undo=True)
 
     def redo(self) -> None:
-        if not self._redo:
+        self._replay(self._redo, self._undo, undo=False)
+
+    def _replay(self, source: list[BlindChange], target: list[BlindChange], *, undo: bool) -> None:
+        if not source:
             return
-        change = self._redo.pop()
-        self._set(change.example_id, change.after, record=False)
-        self._undo.append(change)
+        change = source.pop()
+        self._set(change.example_id, change.before if undo else change.after, record=False)
+        target.append(change)
         self._goto(change.example_id)
 
     def close(self) -> None:

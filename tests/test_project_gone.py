@@ -41,6 +41,14 @@ def test_a_deleted_project_refuses_the_write_keeps_it_and_makes_no_stub(digits_p
     msg = str(e.value)
     unsaved = fileops.unsaved_path(digits_project)
     assert "deleted" in msg and "NOT saved" in msg and str(unsaved) in msg
+    # what the deleted file held was backed up at once, from the connection still open on it
+    found = backup.list_backups(digits_project)
+    assert len(found) == 1 and str(found[0].path) in msg and "labeler restore" in msg
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{found[0].path}?mode=ro", uri=True)
+    assert conn.execute("SELECT label FROM decisions WHERE example_id = ?", (a,)).fetchone() == ("3",)
+    conn.close()
     kept = [json.loads(line) for line in unsaved.read_text(encoding="utf-8").splitlines()]
     assert [(k["example_id"], k["after"]["note"]) for k in kept] == [(b, "after the delete")]
     assert p.checkpoint() is None  # the idle checkpoint of the window

@@ -156,6 +156,7 @@ class Project:
         self._examples: pa.Table | None = None
         self._id_index: pd.Index | None = None
         self._identity = _identity(path)  # which file this is: a write checks it is still there
+        self._rescued: str | None = None  # the backup made when the file was found gone
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -323,8 +324,21 @@ class Project:
 
     def _check_still_there(self) -> None:
         problem = self.file_problem()
-        if problem is not None:
-            raise ProjectGone(f"{problem}: this change is NOT saved in it.{_restore_hint(self.path)}")
+        if problem is None:
+            return
+        if self._rescued is None:
+            # what the open file holds (every decision saved before) is only reachable through this
+            # connection now: back it up at once
+            try:
+                self._rescued = str(backup.make_backup(self.path, self.conn))
+            except (OSError, sqlite3.Error) as e:
+                self._rescued = f"not backed up ({e})"
+        if self._rescued.startswith("not backed up"):
+            held = f"What it held could {self._rescued.replace('not backed up', 'not be backed up')}."
+        else:
+            held = (f"Everything saved before is backed up as {self._rescued}: after closing, `labeler restore"
+                    f" --project {self.path}` puts it back.")
+        raise ProjectGone(f"{problem}: this change is NOT saved. {held}")
 
     # -- meta ----------------------------------------------------------------------------------
     def meta(self, key: str, default=None):
@@ -617,8 +631,8 @@ class Project:
                      "after": a.to_json(), "reviewer": reviewer} for (eid, before, _, action), a in zip(changes, saved)])
             except OSError as oe:
                 raise ProjectGone(f"{e} It could not be kept in a recovery file either ({oe}).") from e
-            raise ProjectGone(f"{e} It is kept in {kept}; `labeler restore --unsaved {kept}` writes what it"
-                              " holds into a project.") from e
+            raise ProjectGone(f"{e} This change is kept in {kept}; `labeler restore --project {self.path} --unsaved"
+                              f" {kept}` then adds it.") from e
         return saved
 
     def _write_decisions(self, changes, saved, at, reviewer, session_id) -> None:

@@ -107,3 +107,26 @@ def test_closing_the_project_under_the_grid_draws_nothing_and_raises_nothing(qtb
     win.close_project()
     grid.viewport().repaint()  # an exception in paint would fail the test (pytest-qt)
     assert grid.model().data(grid.model().index(0, 0), Qt.ItemDataRole.ToolTipRole) is None
+
+
+def test_click_and_shift_click_select_and_l_labels_all_selected(qtbot, win, digits_project):
+    from labeler.gui.dialogs import LabelPicker
+
+    s = win.session
+    press(qtbot, win, Qt.Key.Key_G)
+    grid = win.grid_mode.grid
+    rect = lambda row: grid.visualRect(grid.model().index(row, 0))
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect(1).center())
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, SHIFT, rect(3).center())
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, CTRL, rect(6).center())
+    assert grid.selected_ids() == [s.items[i] for i in (1, 2, 3, 6)]
+    target = next(c for c in s.project.classes if all(s.frame_row(s.items[i])["label"] != c for i in (1, 2, 3, 6)))
+    press(qtbot, win, Qt.Key.Key_L)
+    picker = QApplication.activeModalWidget()
+    assert isinstance(picker, LabelPicker)
+    qtbot.keyClicks(picker.filter, target)
+    qtbot.keyClick(picker.filter, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: all(s.decision(s.items[i]).label == target for i in (1, 2, 3, 6)))
+    on_disk = decisions_on_disk(digits_project)
+    assert sorted(on_disk) == sorted(s.items[i] for i in (1, 2, 3, 6))
+    assert all(d["label"] == target for d in on_disk.values())

@@ -392,6 +392,12 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
     """Open the review window on a predictions file (imported first) or a project.
 
     With --read-only nothing is imported or saved (a predictions file opens the project made from it)."""
+    if read_only:
+        for given, what in ((taxonomy, "--taxonomy changes the project"), (blind, "--blind records your labels"),
+                            (label == LABEL_MODE, "--label (labeling the unlabeled) records labels"),
+                            (source is not None and Path(source).is_dir(), f"{source} is a folder to import")):
+            if given:
+                _fail(f"{what}: it cannot be given with --read-only")
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
     if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder
@@ -405,8 +411,6 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
         from .gui.app import run
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
-    if read_only and taxonomy:
-        _fail("--taxonomy changes the project: it cannot be given with --read-only")
     sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer, readonly=read_only))
 
 def _review_label(source, project, split, order, seed, reviewer) -> None:
@@ -417,10 +421,10 @@ def _review_label(source, project, split, order, seed, reviewer) -> None:
         _fail(f"--order {order}: labeling orders the unlabeled examples by {', '.join(LABEL_ORDERS)}")
     path = _project_of(source, project)
     try:
-        from .gui.blind_window import run_blind
+        from .gui.app import run_own_labels
     except ImportError as e:
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run_blind(path, LabelSpec(split=split, order=order or "uncertainty", seed=seed), reviewer, label=True))
+    sys.exit(run_own_labels(path, LabelSpec(split=split, order=order or "uncertainty", seed=seed), reviewer, label=True))
 
 
 def _import_folder(source, project) -> None:
@@ -451,10 +455,10 @@ def _review_blind(source, project, split, seed, sample, reviewer) -> None:
                    " in the test set", err=True)
     path = _project_of(source, project)
     try:
-        from .gui.blind_window import run_blind
+        from .gui.app import run_own_labels
     except ImportError as e:
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run_blind(path, BlindSpec(split=split, sample=sample, seed=seed), reviewer))
+    sys.exit(run_own_labels(path, BlindSpec(split=split, sample=sample, seed=seed), reviewer))
 
 
 @main.command()

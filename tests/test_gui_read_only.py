@@ -148,9 +148,14 @@ def test_labeler_review_read_only_from_the_command_line(qtbot, tmp_path, digits_
     assert _digest(share.folder) == before
 
 
-def test_review_read_only_refuses_a_taxonomy(digits_project):
-    r = CliRunner().invoke(main, ["review", "--read-only", str(digits_project), "--taxonomy", str(digits_project)])
-    assert r.exit_code == 2 and "--taxonomy changes the project" in r.output, r.output
+@pytest.mark.parametrize("extra,said", [(["--taxonomy", "TAX"], "--taxonomy changes the project"),
+                                        (["--blind", "--reviewer", "me"], "--blind records your labels")])
+def test_review_read_only_refuses_what_would_write(digits_project, extra, said):
+    before = hashlib.sha256(digits_project.read_bytes()).hexdigest()
+    extra = [str(digits_project) if a == "TAX" else a for a in extra]
+    r = CliRunner().invoke(main, ["review", "--read-only", str(digits_project), *extra])
+    assert r.exit_code == 2 and said in r.output and "--read-only" in r.output, r.output
+    assert hashlib.sha256(digits_project.read_bytes()).hexdigest() == before
 
 
 def test_read_only_session_moves_without_writing(digits_project):

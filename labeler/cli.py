@@ -421,10 +421,10 @@ def _review_label(source, project, split, order, seed, reviewer) -> None:
         _fail(f"--order {order}: labeling orders the unlabeled examples by {', '.join(LABEL_ORDERS)}")
     path = _project_of(source, project)
     try:
-        from .gui.blind_window import run_blind
+        from .gui.app import run_own_labels
     except ImportError as e:
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run_blind(path, LabelSpec(split=split, order=order or "uncertainty", seed=seed), reviewer, label=True))
+    sys.exit(run_own_labels(path, LabelSpec(split=split, order=order or "uncertainty", seed=seed), reviewer, label=True))
 
 
 def _import_folder(source, project) -> None:
@@ -455,10 +455,10 @@ def _review_blind(source, project, split, seed, sample, reviewer) -> None:
                    " in the test set", err=True)
     path = _project_of(source, project)
     try:
-        from .gui.blind_window import run_blind
+        from .gui.app import run_own_labels
     except ImportError as e:
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run_blind(path, BlindSpec(split=split, sample=sample, seed=seed), reviewer))
+    sys.exit(run_own_labels(path, BlindSpec(split=split, sample=sample, seed=seed), reviewer))
 
 
 @main.command()

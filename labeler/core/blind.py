@@ -17,7 +17,7 @@ from . import annotations
 from . import frame as framemod
 from .store import Project, ProjectError
 
-SPLITS = ("train", "dev", "test")
+from .splits import SPLITS
 
 
 @dataclass(frozen=True)

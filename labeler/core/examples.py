@@ -24,12 +24,7 @@ from .probs import ProbColumns
 from .problems import ImportProblem, MissingColumns
 
 SUM_TOLERANCE = 1e-3
-SPLITS = ("train", "dev", "test")
-SPLIT_VALUES = {
-    "train": "train", "training": "train", "trn": "train",
-    "dev": "dev", "val": "dev", "valid": "dev", "validation": "dev", "development": "dev",
-    "test": "test", "testing": "test", "tst": "test",
-}
+from .splits import SPLIT_VALUES, SPLITS  # noqa: F401  (named here for the importer)
 
 
 

@@ -50,7 +50,7 @@ from . import tally as tallymod
 from . import tally_format
 from .formats import arrow as arrow_format
 from .formats import delimited, jsonl
-from .examples import SPLIT_VALUES
+from .splits import SPLIT_VALUES
 from .problems import ExportCancelled, ExportProblem
 from .store import Decision, Project, now_iso
 

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from .store import Project
 
-SPLITS = ("train", "dev", "test")
+from .splits import SPLITS
 COLUMNS = ("id", "row", "split", "label", "pred", "confidence", "loss", "wrong", "quality", "flagged", "suggested")
 
 

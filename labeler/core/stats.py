@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "dev", "test")
+from .splits import SPLITS
 Z95 = 1.959963984540054
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labeler.core.importer import ImportCancelled, ImportProblem
 from labeler.core.queue import QueueSpec
-from labeler.core.store import ProjectError
+from labeler.core.store import Project, ProjectError
 
 from . import errors, keymap as keymapmod, loader, theme
 
@@ -88,6 +88,31 @@ def run(
             return EXIT_PROBLEM
         if summary is not None:
             window.statusBar().showMessage(summary.lines()[0], 8000)
+    window.show()
+    window.item_view.image_view.setFocus()
+    return app.exec()
+
+
+def run_own_labels(project_path: str | Path, spec, reviewer: str | None, *, label: bool = False) -> int:
+    """`labeler review --blind` (or ``label``: `labeler review --label`): open the project and the
+    window; the exit code."""
+    from .blind_window import BlindWindow
+
+    app = application()
+    errors.install()
+    settings = QSettings()
+    theme.apply(app, str(settings.value("theme", "light")))
+    try:
+        project = Project.open(project_path)
+        if label:
+            from labeler.core.labeling import LabelSession
+
+            window = BlindWindow(project, spec, reviewer, settings, session=LabelSession(project, spec, reviewer))
+        else:
+            window = BlindWindow(project, spec, reviewer, settings)
+    except ProjectError as e:
+        QMessageBox.critical(None, "labeler: cannot open", str(e))
+        return 2
     window.show()
     window.item_view.image_view.setFocus()
     return app.exec()

@@ -8,8 +8,6 @@ skips, Left goes back, Ctrl+Z / Ctrl+Shift+Z undo and redo. Each is one call int
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
@@ -171,30 +169,4 @@ class BlindWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_blind(project_path: str | Path, spec, reviewer: str | None, *, label: bool = False) -> int:
-    """`labeler review --blind` (or ``label``: `labeler review --label`): open the project and the
-    window; the exit code."""
-    from .app import application
-    from . import errors, theme
-
-    app = application()
-    errors.install()
-    settings = QSettings()
-    theme.apply(app, str(settings.value("theme", "light")))
-    try:
-        project = Project.open(project_path)
-        if label:
-            from labeler.core.labeling import LabelSession
-
-            window = BlindWindow(project, spec, reviewer, settings, session=LabelSession(project, spec, reviewer))
-        else:
-            window = BlindWindow(project, spec, reviewer, settings)
-    except ProjectError as e:
-        QMessageBox.critical(None, "labeler: cannot open", str(e))
-        return 2
-    window.show()
-    window.item_view.image_view.setFocus()
-    return app.exec()
-
-
-__all__ = ["BlindWindow", "ClassPanel", "KEYS", "run_blind"]
+__all__ = ["BlindWindow", "ClassPanel", "KEYS"]

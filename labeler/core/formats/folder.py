@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..problems import ImportProblem
+from ..splits import SPLIT_VALUES
 from .table import ArrowColumns, Table
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -53,8 +54,6 @@ def images(folder: Path) -> list[str]:
 
 def read(folder: Path) -> Table:
     """The folder's images as a table (see the module's docstring)."""
-    from ..examples import SPLIT_VALUES
-
     if not folder.is_dir():
         raise ImportProblem(f"{folder}: not a folder")
     found = images(folder)

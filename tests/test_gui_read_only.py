@@ -168,3 +168,25 @@ def test_read_only_session_moves_without_writing(digits_project):
         first = s.current_id
         s.next()
         assert s.position == 1 and not s.decision(first).reviewed
+
+
+def test_window_on_a_folder_named_with_uri_characters(qtbot, tmp_path, digits_project):
+    """The window's open, a decision and its close (checkpoint, backup) in `data #2?x=1%25`: the
+    decision is in the project, nothing is made beside the folder, the recent list keeps the path."""
+    parent = tmp_path / "parent"
+    folder = parent / "data #2?x=1%25"
+    folder.mkdir(parents=True)
+    project = folder / "p.labeler.db"
+    shutil.copyfile(digits_project, project)
+    win = make_window(qtbot, tmp_path)
+    assert win.open_path(project) is True
+    show(qtbot, win)
+    first = win.session.current_id
+    key(qtbot, win, Qt.Key.Key_M)
+    assert win.saved_label.text().startswith("✓ saved")
+    win.session.project.checkpoint()
+    win.close()
+    assert set(os.listdir(parent)) == {folder.name}
+    with Project.open(project, readonly=True) as p:  # (tests' on_disk builds its URI by hand)
+        assert "mislabeled" in p.decision(first).tags
+    assert str(project.resolve()) in win._recent()

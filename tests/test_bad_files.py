@@ -291,3 +291,9 @@ def test_the_window_names_a_taxonomy_that_is_not_utf8(tmp_path, digits_project):
         loader.open_source(None, digits_project, taxonomy=side)
     with Project.open(digits_project) as p:  # the project was closed again: it opens for writing
         assert p.error_types()
+
+
+def test_a_workbook_by_its_own_name(tmp_path):
+    src = tmp_path / "preds.xlsx"
+    _xlsx(src)
+    refused(tmp_path, src, "spreadsheet workbook", "save the sheet as CSV")

@@ -64,6 +64,8 @@ def kind_of(path: str | os.PathLike, problem: type[Exception] = ImportProblem) -
             if kind == "parquet" and gz:
                 break  # Parquet compresses inside the file
             return FileKind(kind, gz)
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
+        raise problem(f"{path}: a spreadsheet workbook; labeler reads {KNOWN}: save the sheet as CSV (UTF-8)")
     raise problem(f"{path}: unknown file type (expected {KNOWN})")
 
 

@@ -158,3 +158,13 @@ def test_every_not_a_project_message_names_restore_when_backups_exist(digits_pro
         r = cli(*command, "--project", digits_project)
         assert r.exit_code == 2, r.output
         assert "1 backup(s) exist" in r.output and f"labeler restore --project {digits_project}" in r.output, r.output
+
+
+def test_a_relative_path_and_a_change_of_folder_are_not_a_deleted_project(digits_project, tmp_path, monkeypatch):
+    monkeypatch.chdir(digits_project.parent)
+    with Project.open(digits_project.name) as p:
+        (a,) = _first_ids(p, 1)
+        monkeypatch.chdir(tmp_path.parent)
+        p.write_decision(a, Decision(), Decision(note="still here", reviewed=True), "note")
+    with Project.open(digits_project, readonly=True) as p:
+        assert p.decision(a).note == "still here"

@@ -155,7 +155,8 @@ class Project:
         self._meta_cache: dict[str, object] = {}
         self._examples: pa.Table | None = None
         self._id_index: pd.Index | None = None
-        self._identity = _identity(path)  # which file this is: a write checks it is still there
+        self._abspath = Path(os.path.abspath(path))  # (a later chdir must not make it "deleted")
+        self._identity = _identity(self._abspath)  # which file this is: a write checks it is still there
         self._rescued: str | None = None  # the backup made when the file was found gone
 
     # -- opening -------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ class Project:
         file, e.g. a restore or a copy from elsewhere), or None while it does. One ``stat``."""
         if self._identity is None or self._scratch:
             return None
-        now = _identity(self.path)
+        now = _identity(self._abspath)
         if now is None:
             return f"{self.path} was deleted while labeler had it open"
         if now != self._identity:

@@ -339,7 +339,7 @@ class Project:
         else:
             held = (f"Everything saved before is backed up as {self._rescued}: after closing, `labeler restore"
                     f" --project {self.path}` puts it back.")
-        raise ProjectGone(f"{problem}: this change is NOT saved. {held}")
+        raise ProjectGone(f"{problem}: this change is NOT saved.\n\n{held}")
 
     # -- meta ----------------------------------------------------------------------------------
     def meta(self, key: str, default=None):
@@ -632,7 +632,7 @@ class Project:
                      "after": a.to_json(), "reviewer": reviewer} for (eid, before, _, action), a in zip(changes, saved)])
             except OSError as oe:
                 raise ProjectGone(f"{e} It could not be kept in a recovery file either ({oe}).") from e
-            raise ProjectGone(f"{e} This change is kept in {kept}; `labeler restore --project {self.path} --unsaved"
+            raise ProjectGone(f"{e}\n\nThis change is kept in {kept}; `labeler restore --project {self.path} --unsaved"
                               f" {kept}` then adds it.") from e
         return saved
 

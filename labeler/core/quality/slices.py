@@ -180,7 +180,10 @@ def compute(project: Project, split: str = "dev", *, frame: pd.DataFrame | None 
 
 def _meta_columns(project: Project, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Metadata columns of the examples at ``rows`` with 2 to MAX_META_VALUES values, as text."""
-    meta = project.examples_table().column("meta").take(rows).to_pylist()
+    table = project.examples_table()
+    if "meta" not in table.column_names:
+        return {}
+    meta = table.column("meta").take(rows).to_pylist()
     parsed = [json.loads(m) if m else {} for m in meta]
     names: dict[str, None] = {}
     for d in parsed:

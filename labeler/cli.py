@@ -103,6 +103,8 @@ def _warn(p: Project) -> Project:
     """Say where the project is when that is risky (a network or removable drive)."""
     for w in p.warnings:
         click.echo(f"Warning: {w}", err=True)
+    if p.unsaved_note:
+        click.echo(f"Note: {p.unsaved_note}", err=True)
     return p
 
 

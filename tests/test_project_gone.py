@@ -61,10 +61,13 @@ def test_a_deleted_project_refuses_the_write_keeps_it_and_makes_no_stub(digits_p
     assert r.exit_code == 2 and "labeler restore" in r.output and "backup" in r.output, r.output
     assert backup.list_backups(digits_project), "the close backed up what the open file held"
     assert cli("restore", "--project", digits_project).exit_code == 0
+    r = cli("summary", "--project", digits_project)  # the kept decisions are pointed out
+    assert r.exit_code == 0 and f"{unsaved} holds 1 decision" in r.output and "--unsaved" in r.output
     r = cli("restore", "--project", digits_project, "--unsaved", unsaved)
     assert r.exit_code == 0, r.output
     assert not unsaved.exists() and unsaved.with_name(unsaved.name + ".applied").exists()
     with Project.open(digits_project, readonly=True) as q:
+        assert q.unsaved_note is None
         assert q.decision(a).label == "3"  # saved before the delete, back from the backup
         assert q.decision(b).note == "after the delete"  # refused then, written now
 

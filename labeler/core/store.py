@@ -152,6 +152,7 @@ class Project:
         self._probs_layout: str | None = None  # meta "probs_layout", read when first needed
         self.warnings: list[str] = []  # about where the file is (network, removable drive)
         self.backup_error: str | None = None  # why the backup at close failed, if it did
+        self.unsaved_note: str | None = None  # decisions kept beside it that it does not hold yet
         self._meta_cache: dict[str, object] = {}
         self._examples: pa.Table | None = None
         self._id_index: pd.Index | None = None
@@ -197,6 +198,7 @@ class Project:
             release_lock(lock_fd)
             raise
         project.warnings = location_warnings(path)
+        project.unsaved_note = _unsaved_note(path)
         return project
 
     @classmethod
@@ -756,6 +758,20 @@ def _save_error(path: Path, e: sqlite3.Error) -> ProjectError:
             " this change was not saved, everything saved before is intact. Free some space and try again."
         )
     return ProjectError(f"could not save to {path}: {text}; this change was not saved")
+
+
+def _unsaved_note(path: Path) -> str | None:
+    """Decisions kept in a recovery file because this project's file was gone when they were made."""
+    unsaved = fileops.unsaved_path(path)
+    try:
+        with open(unsaved, encoding="utf-8") as f:
+            n = sum(1 for line in f if line.strip())
+    except OSError:
+        return None
+    if not n:
+        return None
+    return (f"{unsaved} holds {n} decision{'' if n == 1 else 's'} made while {path.name} was gone and not saved"
+            f" in it: `labeler restore --project {path} --unsaved {unsaved}` writes them in")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

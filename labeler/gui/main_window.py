@@ -362,6 +362,8 @@ class MainWindow(QMainWindow):
         self._refresh({"queue"})
         self.saved_label.setText("read-only: nothing is saved" if project.readonly else "")
         self._show_location_warnings(project)
+        if project.unsaved_note:  # decisions kept while its file was gone (see Project.unsaved_note)
+            self.statusBar().showMessage(project.unsaved_note, 30000)
         self.session_changed.emit()
 
     def take_project(self, project: Project, spec: QueueSpec | None = None) -> str | None:

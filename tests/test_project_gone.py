@@ -171,3 +171,44 @@ def test_a_relative_path_and_a_change_of_folder_are_not_a_deleted_project(digits
         p.write_decision(a, Decision(), Decision(note="still here", reviewed=True), "note")
     with Project.open(digits_project, readonly=True) as p:
         assert p.decision(a).note == "still here"
+
+
+def test_the_window_saves_a_copy_and_goes_on_there(qtbot, tmp_path, digits_project, monkeypatch):
+    """'Keep the decisions until they can be written': File > Save a copy of the project writes what
+    the deleted file held and the changes refused since into a new file, and the review goes on
+    there, saving again."""
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from test_gui_reliability import key, make_window, show
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    win = make_window(qtbot, tmp_path)
+    win.set_project(Project.open(digits_project))
+    show(qtbot, win)
+    s = win.session
+    first = s.current_id
+    key(qtbot, win, Qt.Key.Key_M)  # saved
+    key(qtbot, win, Qt.Key.Key_Right)
+    second = win.session.current_id
+    os.unlink(digits_project)
+    key(qtbot, win, Qt.Key.Key_H)  # refused, kept
+    assert len(shown) == 1 and "Save a copy of the project" in shown[0]
+    copy = tmp_path / "rescued.labeler.db"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(copy), ""))
+    action = next(a for a in win.menuBar().actions()[0].menu().actions() if a.text() == "Save a &copy of the project…")
+    action.trigger()
+    assert win.session is not None and win.session.project.path == copy
+    with Project.open(copy, readonly=True) as p:
+        assert "mislabeled" in p.decision(first).tags
+        assert "very hard" in p.decision(second).tags  # the change refused while the file was gone
+    win.session.goto(win.session.items.index(second))
+    key(qtbot, win, Qt.Key.Key_E)  # and the review saves again, into the copy
+    assert win.saved_label.text().startswith("✓ saved")
+    win.close()
+    with Project.open(copy, readonly=True) as p:
+        assert p.decision(second).tags == {"very easy"}  # E replaces its opposite, H
+    assert not digits_project.exists()
+    assert not fileops.unsaved_path(digits_project).exists()  # applied, renamed .applied

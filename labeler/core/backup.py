@@ -79,6 +79,23 @@ def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
     fileops.sync(dst_path, strict=False)
 
 
+def copy_to(conn: sqlite3.Connection, target: Path) -> Path:
+    """A new project file at ``target`` holding what ``conn`` reads (also when its own file was
+    deleted): written under a temporary name, synced, renamed into place. Refuses an existing file."""
+    if target.exists():
+        raise ProjectError(f"{target} exists already; choose a new name")
+    tmp = target.with_name(f".{target.name}.copying-{os.getpid()}")
+    fileops.remove_db_files(tmp, strict=False)
+    try:
+        _copy_database(conn, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        fileops.remove_db_files(tmp, strict=False)
+        raise
+    fileops.sync(target.parent, strict=False)
+    return target
+
+
 def make_backup(project_path: Path, conn: sqlite3.Connection, *, keep: int = KEEP) -> Path:
     """Back the open project at ``project_path`` (``conn``: its connection) up into its backups
     folder; drop all but the newest ``keep``."""

@@ -690,6 +690,22 @@ class Project:
             self.write_decisions(rows, reviewer=reviewer)
         return len(rows)
 
+    def save_copy(self, target: str | os.PathLike) -> Path:
+        """Write everything this open project holds into a new project file at ``target``, with the
+        decisions its recovery file keeps (see :meth:`write_decisions`): the way on when the
+        project's own file was deleted or replaced under an open window. Returns ``target``."""
+        target = Path(target)
+        try:
+            backup.copy_to(self.conn, target)
+        except (OSError, sqlite3.Error) as e:
+            raise ProjectError(f"cannot write {target}: {e}") from e
+        unsaved = fileops.unsaved_path(self.path)
+        if unsaved.exists():
+            with Project.open(target) as copy:
+                copy.apply_unsaved(unsaved)
+            unsaved.replace(unsaved.with_name(unsaved.name + ".applied"))
+        return target
+
     def events(self, example_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM events" + (" WHERE example_id = ?" if example_id else "") + " ORDER BY seq"
         cur = self.conn.execute(sql, (example_id,) if example_id else ())

@@ -156,7 +156,9 @@ class MainWindow(QMainWindow):
             self.saved_label.setText("NOT saved: the project file is gone")
             if getattr(self, "_gone_said", None) is not self.session.project:
                 self._gone_said = self.session.project
-                QMessageBox.critical(self, "labeler: not saved", str(e))
+                QMessageBox.critical(self, "labeler: not saved", f"{e}\n\nOr go on at once: File ▸ Save a copy of"
+                                     " the project… writes everything, with these changes, into a new project file"
+                                     " and reviews there.")
             else:
                 self.statusBar().showMessage("NOT saved (the project file is gone); this change is kept in the"
                                              " recovery file the first message named", 10000)
@@ -413,6 +415,38 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.modes.open_labeling)
         return True
 
+    def save_copy(self, target: str | Path | None = None) -> bool:
+        """File ▸ Save a copy of the project…: everything the open project holds (also when its file
+        was deleted or replaced meanwhile) and the changes kept since, into a new project file,
+        which the window then reviews."""
+        s = self.session
+        if s is None:
+            return False
+        if target is None:
+            target, _ = QFileDialog.getSaveFileName(self, "Save a copy of the project",
+                                                    str(s.project.path.with_name(s.project.path.stem + "-copy.db")),
+                                                    "labeler projects (*.db)")
+            if not target:
+                return False
+        try:
+            saved = s.project.save_copy(target)
+        except ProjectError as e:
+            QMessageBox.critical(self, "labeler: not copied", str(e))
+            return False
+        spec = s.spec
+        self.close_project()
+        try:
+            project = Project.open(saved)
+        except ProjectError as e:
+            QMessageBox.critical(self, "labeler: cannot open the copy", str(e))
+            return False
+        problem = self.take_project(project, spec)
+        if problem is not None:
+            QMessageBox.critical(self, "labeler: cannot open the copy", problem)
+            return False
+        self.statusBar().showMessage(f"Saved a copy as {saved}; reviewing there.", 10000)
+        return True
+
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open predictions or a project", "", OPEN_FILTER)
         if path:
@@ -496,6 +530,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.recent_menu.setEnabled(bool(self._recent()))
         self.exporter = export_dialog.install(self, file.addAction("&Export…"))
+        file.addAction("Save a &copy of the project…", self.save_copy)
         file.addSeparator()
         self._menu_action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

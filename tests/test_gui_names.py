@@ -154,3 +154,15 @@ def test_tags_fall_back_to_one_column_when_the_panel_is_narrow(qtbot, win):
     assert tags.columns() == 1 and tags.height() == 4 * tags.ROW  # each name on its own row, whole
     win.centralWidget().setSizes([900, 380])
     qtbot.waitUntil(lambda: tags.columns() == 2 and tags.height() == 2 * tags.ROW)
+
+
+def test_error_types_past_the_ninth_are_in_the_review_menu(qtbot, win):
+    menu = win.more_types_menu
+    assert menu.menuAction().isVisible()
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions()] == TYPES[9:]
+    eid = win.session.current_id
+    menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: win.session.decision(eid).error_types == {TYPES[9]})
+    menu.aboutToShow.emit()
+    assert menu.actions()[0].isChecked() and not menu.actions()[1].isChecked()

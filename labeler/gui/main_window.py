@@ -230,6 +230,8 @@ class MainWindow(QMainWindow):
         d = s.decision(s.current_id) if has_item else None
         for name, tag in keymapmod.TAGS.items():
             self.actions[name].setChecked(d is not None and tag in d.tags)
+        self.more_types_menu.menuAction().setVisible(len(self.error_types) > 9)
+        self.more_types_menu.menuAction().setEnabled(has_item)
         for i in range(1, 10):
             action = self.actions[f"error_type_{i}"]
             name = self.error_types[i - 1] if i <= len(self.error_types) else None
@@ -540,6 +542,10 @@ class MainWindow(QMainWindow):
                       ["undo", "redo"]):
             review.addActions([a[n] for n in group])
             review.addSeparator()
+        # error types past the ninth have no key: here (and a click in the item panel) sets them
+        self.more_types_menu = review.addMenu("More error types")
+        self.more_types_menu.aboutToShow.connect(self._fill_more_types)
+        self.more_types_menu.menuAction().setVisible(False)
         review.addAction("Edit &error types…", self.edit_error_types)
         order_menu = review.addMenu("Queue &order")
         group = QActionGroup(self)
@@ -568,6 +574,15 @@ class MainWindow(QMainWindow):
         helpm = bar.addMenu("&Help")
         helpm.addAction(a["help"])
         helpm.addAction("&About labeler", lambda: dialogs.about(self))
+
+    def _fill_more_types(self) -> None:
+        s, menu = self.session, self.more_types_menu
+        menu.clear()
+        d = s.decision(s.current_id) if s is not None and s.current_id is not None else None
+        for name in self.error_types[9:]:
+            act = menu.addAction(name, lambda n=name: self._do("toggle_error_type", n))
+            act.setCheckable(True)
+            act.setChecked(d is not None and name in d.error_types)
 
     def _menu_action(self, menu: QMenu, text: str, slot, shortcut) -> QAction:
         action = QAction(text, self)

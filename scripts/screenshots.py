@@ -201,6 +201,28 @@ def text_example(app: QApplication, tmp: Path, out: Path) -> None:
     win.close()
 
 
+def column_mapping(app: QApplication, tmp: Path, out: Path) -> None:
+    """The column-mapping dialog after Import was pressed with the required roles still missing."""
+    from PySide6.QtWidgets import QPushButton
+
+    from labeler.core.problems import MissingColumns
+    from labeler.gui.column_dialog import ColumnMappingDialog
+
+    src = tmp / "odd.csv"
+    src.write_text("key,picture,truth,guess,note\nk1,images/a.png,cat,cat,blurry\nk2,images/b.png,dog,cat,\n"
+                   "k3,images/c.png,dog,dog,night\n", encoding="utf-8")
+    problem = MissingColumns(["label", "path or text", "pred or probabilities"],
+                             ["key", "picture", "truth", "guess", "note"], {"id": "key"}, "")
+    dialog = ColumnMappingDialog(None, src, problem)
+    dialog.show()
+    QTest.qWaitForWindowExposed(dialog)
+    dialog.choosers["path"].setCurrentText("picture")
+    next(b for b in dialog.findChildren(QPushButton) if b.text() == "Import").click()
+    app.processEvents()
+    dialog.grab().save(str(out / "column_mapping.png"))
+    dialog.reject()
+
+
 def analysis_panels(app: QApplication, win, out: Path) -> None:
     """The tally, the confusion matrix and the dashboard docks after about 20 reviewed dev errors."""
     view = win.item_view.image_view
@@ -289,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         win.close()
         long_names(app, Path(tmp), args.out)
         text_example(app, Path(tmp), args.out)
+        column_mapping(app, Path(tmp), args.out)
     for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png",
                  "label_issues.png", "export_dialog.png", "tally.png", "confusion.png", "dashboard.png",
-                 "grid.png", "grid_dark.png", "long_names.png", "text_example.png"):
+                 "grid.png", "grid_dark.png", "long_names.png", "text_example.png", "column_mapping.png"):
         print(args.out / name)
     return 0
 

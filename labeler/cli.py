@@ -19,6 +19,7 @@ from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_typ
                          location_warnings)
 
 PROJECT_SUFFIX = ".labeler.db"
+CONFUSION_TABLE_MAX = 40  # classes; above, `labeler confusion` lists the largest cells (as report.html does)
 LABEL_MODE = "\0label the unlabeled"  # `review --label` without a class
 LABEL_ORDERS = ("uncertainty", "entropy", "least-confidence", "random", "file", "pred")
 
@@ -364,13 +365,35 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
 @project_option
 @click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def confusion(project, split, as_json):
-    """The confusion matrix of a split: rows are given labels, columns predicted labels."""
+@click.option("--cells", is_flag=True,
+              help="Only the non-empty cells, largest errors first: JSON {classes, cells: [[given, pred, count]]};"
+                   " as text, the default above 40 classes.")
+def confusion(project, split, as_json, cells):
+    """The confusion matrix of a split: rows are given labels, columns predicted labels.
+
+    Above 40 classes the text lists the 30 largest off-diagonal cells instead of the table (pass --cells
+    for every non-empty cell); JSON is the whole matrix unless --cells."""
     with _open_readonly(project) as p:
         classes = p.classes
-        m = stats.confusion(framemod.load(p), classes, split)
+        frame = framemod.load(p)
+        many = len(classes) > CONFUSION_TABLE_MAX and not as_json
+        if cells or many:
+            given, pred, counts = stats.confusion_cells(frame, classes, split)
+            order = sorted(range(len(counts)), key=lambda n: (given[n] == pred[n], -counts[n], given[n], pred[n]))
+            rows = [[classes[given[n]], classes[pred[n]], int(counts[n])] for n in order]
+        else:
+            m = stats.confusion(frame, classes, split)
     if as_json:
-        click.echo(json.dumps({"classes": classes, "matrix": m.tolist()}))
+        click.echo(json.dumps({"classes": classes, "cells": rows} if cells else {"classes": classes, "matrix": m.tolist()}))
+        return
+    if cells or many:
+        shown = rows if cells else [r for r in rows if r[0] != r[1]][:30]
+        if many and not cells:
+            click.echo(f"{len(classes)} classes: the {len(shown)} largest confusions ({split}); --cells lists every cell")
+        w = max([len(r[0]) for r in shown] + [5])
+        click.echo(f"{'given':<{w}}  {'predicted':<{w}}  count")
+        for g, pr, n in shown:
+            click.echo(f"{g:<{w}}  {pr:<{w}}  {n:>5}")
         return
     w = max([len(c) for c in classes] + [len(str(int(m.max()) if m.size else 0)), 4])
     click.echo("given \\ pred".ljust(w + 2) + " ".join(c.rjust(w) for c in classes))

@@ -101,3 +101,27 @@ def test_per_class_from_cells_equals_per_class(digits_project):
         frame = framemod.load(p)
         assert stats.per_class_from_cells(p.classes, *stats.confusion_cells(frame, p.classes, "dev")) == \
             stats.per_class(frame, p.classes, "dev")
+
+
+def test_labeler_confusion_with_many_classes_lists_the_largest_cells(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from labeler.cli import main
+
+    src, rows = _write(tmp_path, 1000, 20_000)
+    import_predictions(src, tmp_path / "p.labeler.db")
+    off = Counter((g, p) for _, g, p in rows if g != p)
+    top = sorted(off.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
+    r = CliRunner().invoke(main, ["confusion", "--project", str(tmp_path / "p.labeler.db")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("1000 classes: the 30 largest confusions") and len(lines) == 32
+    assert [tuple(ln.rsplit(None, 1)[1:]) for ln in lines[2:3]] == [(str(top[0][1]),)]
+    assert lines[2].split("  ")[0].strip() == top[0][0][0]
+    r = CliRunner().invoke(main, ["confusion", "--project", str(tmp_path / "p.labeler.db"), "--json", "--cells"])
+    cells = json.loads(r.output)["cells"]
+    every = Counter((g, p) for _, g, p in rows)
+    assert sorted(map(tuple, cells)) == sorted((g, p, n) for (g, p), n in every.items())
+    assert [tuple(c[:2]) for c in cells[:30]] == [pair for pair, _ in top]

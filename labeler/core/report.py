@@ -239,7 +239,7 @@ def _big_confusion(classes: list[str], cells) -> str:
         '<section id="confusion"><h2>Confusion matrix (dev)</h2>'
         f'<p class="note">{k} classes: too many for a table. The whole matrix ({scale}; rows: given label,'
         " columns: predicted label; red: errors, blue: correct, darker = more, on a log scale), then the"
-        f" {min(TOP_CELLS, len(off))} largest of its {len(off)} off-diagonal cells. `labeler confusion --json`"
+        f" {min(TOP_CELLS, len(off))} largest of its {len(off)} off-diagonal cells. <code>labeler confusion --cells</code>"
         " gives every cell.</p>"
         f'<img class="matrix" alt="confusion matrix of {k} classes" src="{uri}" '
         'style="image-rendering:pixelated;width:100%;max-width:800px;border:1px solid #ccd">'
@@ -255,7 +255,7 @@ def _per_class(rows: list[dict]) -> str:
     if len(rows) > HEAT_TABLE_MAX:
         shown = sorted(rows, key=lambda r: (-r["errors"], -r["error_rate"], r["class"]))[:TOP_CLASSES]
         note = (f'<p class="note">The {len(shown)} classes with the most errors, of {len(rows)}, most first'
-                " (the errors of every class: <code>labeler confusion --json</code>).</p>")
+                " (the errors of every class: <code>labeler confusion --cells</code>).</p>")
     rows = shown
     body = "".join(
         f'<tr data-class="{esc(r["class"])}"><td class="l">{esc(r["class"])}</td><td class="num">{r["support"]}</td>'

@@ -242,3 +242,12 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
     m = scanmod.measure(path)
     assert m.error is not None and m.error.startswith("too large")
+
+
+@pytest.mark.parametrize("name", ["é ü #1 %20?.png", "-leading dash.jpg", "日本語.png"])
+def test_odd_file_names_are_measured(tmp_path, name):
+    path = tmp_path / name
+    ok, data = cv2.imencode(path.suffix, scene(13, 320, 240))
+    path.write_bytes(data.tobytes())
+    m = scanmod.measure(path)
+    assert m.error is None and (m.width, m.height) == (320, 240)

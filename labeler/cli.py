@@ -351,7 +351,7 @@ def queue(project, split, order, seed, scope, label, pred, pair, unreviewed, all
     if as_json:
         click.echo(json.dumps(items))
         return
-    click.echo(f"{len(items)} items: {spec.describe()}")
+    click.echo(f"{len(items)} item{'' if len(items) == 1 else 's'}: {spec.describe()}")
     for it in items:
         conf = "" if it["confidence"] is None else f"{it['confidence']:.3f}"
         loss = "" if it["loss"] is None else f"{it['loss']:.3f}"
@@ -541,7 +541,8 @@ def rank(project, split, limit, as_json):
     if as_json:
         click.echo(json.dumps(items))
         return
-    click.echo(f"{result.ranked} {split} examples ranked ({result.method}); {result.flagged} flagged as likely label issues")
+    click.echo(f"{result.ranked} {split} example{'' if result.ranked == 1 else 's'} ranked ({result.method});"
+               f" {result.flagged} flagged as likely label issues")
     for it in items:
         click.echo(f"{it['id']:<16} given {it['given']!s:>10}  suggested {it['suggested']!s:<10}"
                    f" quality {it['quality']:.4f}" + ("  FLAGGED" if it["flagged"] else "")

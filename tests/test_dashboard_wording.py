@@ -42,3 +42,17 @@ def test_one_reviewed_error_is_one(digits_project):
                "error_floor": {"error_rate": 0.1, "ci95": [0.05, 0.2], "count": 1, "reviewed": 1}}
     dash = Dashboard.of(figures, {"reviewed": 1})
     assert "1 of 1 reviewed error had its label corrected" in dash.corrected
+
+
+def test_the_tally_note_and_the_import_summary_count_one_as_one(tmp_path):
+    from labeler.core.importer import import_predictions
+    from labeler.core.tally import _note
+
+    assert _note(0, 1, True, False) == "The one error is not reviewed yet."
+    assert _note(1, 1, True, True) == "The one error is reviewed: the figures are exact."
+    assert _note(2, 40, True, False).startswith("2 of 40 errors reviewed in random order")
+    src = tmp_path / "one.csv"
+    src.write_text("id,text,label,pred\nt1,fine,pos,neg\nt2,meh,,neg\n", encoding="utf-8")
+    lines = import_predictions(src, tmp_path / "one.labeler.db").lines()
+    assert lines[0].startswith("Imported 2 examples from")
+    assert "  1 example has no label (empty label cell): kept as unlabeled" in lines

@@ -60,7 +60,7 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         out = [
-            f"Imported {self.rows} examples from "
+            f"Imported {self.rows} example{'' if self.rows == 1 else 's'} from "
             + (f"{self.source}" if self.sources == 1 else f"{self.sources} files") + f" into {self.project}",
             "  splits: " + ", ".join(f"{k} {v}" for k, v in self.splits.items()),
             f"  classes ({len(self.classes)}): " + ", ".join(self.classes[:20]) + (" ..." if len(self.classes) > 20 else ""),
@@ -68,7 +68,8 @@ class ImportSummary:
         if self.updated:
             out.append(f"  {self.added} new, {self.updated} updated (their reviews kept)")
         if self.unlabeled:
-            out.append(f"  {self.unlabeled} examples have no label (empty label cell): kept as unlabeled")
+            out.append(f"  {self.unlabeled} example{' has' if self.unlabeled == 1 else 's have'} no label"
+                       " (empty label cell): kept as unlabeled")
         if self.removed:
             shown = ", ".join(self.removed[:10]) + (" ..." if len(self.removed) > 10 else "")
             out.append(

@@ -224,15 +224,17 @@ def _note(n: int, errors: int, random_sample: bool, exact: bool) -> str:
     if errors == 0:
         return "No errors in this split."
     if n == 0:
-        return f"None of the {errors} errors reviewed yet."
+        return f"None of the {errors} errors reviewed yet." if errors != 1 else "The one error is not reviewed yet."
     if exact:
-        return f"All {errors} errors reviewed: the figures are exact."
+        return (f"All {errors} errors reviewed: the figures are exact." if errors != 1
+                else "The one error is reviewed: the figures are exact.")
     if not random_sample:
         return (
-            f"{n} of {errors} errors reviewed, not as a random sample (a queue ordered by loss or filtered):"
+            f"{n} of {plural(errors, 'error')} reviewed, not as a random sample (a queue ordered by loss or filtered):"
             " the shares describe the reviewed errors only and are not projected onto all errors."
         )
-    return f"{n} of {errors} errors reviewed in random order: shares projected onto all {errors} errors, with 95% intervals."
+    return (f"{n} of {plural(errors, 'error')} reviewed in random order: shares projected onto all {errors} errors,"
+            " with 95% intervals.")
 
 
 def project_tally(project: Project, frame: pd.DataFrame, split: str = "dev") -> dict:

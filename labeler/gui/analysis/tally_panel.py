@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from labeler.core.stats import plural
+
 from .. import theme
 from ..bars import paint_bar
 from .widgets import DISPLAY, MUTED, RAW, KeyTable, SplitPanel, muted, note_label, pct, set_color, split_box, table
@@ -128,7 +130,7 @@ class TallyModel(QAbstractTableModel):
             kind = "built-in tag" if c["kind"] == "builtin" else "error type"
             if c["name"] == "untagged" and c["kind"] == "builtin":
                 kind = "reviewed errors with no tag, no error type and no corrected label"
-            return f"{c['name']}: {kind}; {c['count']} of {self._t['reviewed']} reviewed errors"
+            return f"{c['name']}: {kind}; {c['count']} of {plural(self._t['reviewed'], 'reviewed error')}"
         return None
 
 
@@ -215,6 +217,6 @@ class TallyPanel(SplitPanel):
             self.head.setText("No project open")
             self.note.setText("")
             return
-        self.head.setText(f"{t['reviewed']} of {t['errors']} errors reviewed · error rate {pct(t['error_rate'], 2)}")
+        self.head.setText(f"{t['reviewed']} of {plural(t['errors'], 'error')} reviewed · error rate {pct(t['error_rate'], 2)}")
         self.note.setText(t["note"])
         set_color(self.note, theme.CORRECTED if t["reviewed"] and not t["random_sample"] else MUTED)

@@ -4,6 +4,7 @@ and a click on one queues that slice's errors."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -203,3 +204,13 @@ def test_cancelled_scan_from_the_window_keeps_what_it_stored(qtbot, unscanned_wi
         panel.start_scan()  # resumes: only the rest is measured
     assert len(scanmod.load(win.session.project)) == 63
     assert panel.scan_button.text() == "Scan new or changed images"
+
+
+def test_duplicates_mode_on_the_training_split_queues_its_members(qtbot, win):
+    from labeler.gui import modes
+
+    win.session.set_queue(replace(win.session.spec, split="train", scope="all", order="file"))
+    win.modes.set_mode(modes.DUPLICATES)
+    s = win.session
+    assert s.spec.split == "train" and s.spec.scope == "duplicates"
+    assert set(s.items) == {"x004", "x005", "x006"}  # the training side of the three leaking groups

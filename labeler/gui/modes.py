@@ -80,9 +80,11 @@ def dev_errors_spec(current: QueueSpec) -> QueueSpec:
 
 
 def duplicates_spec(current: QueueSpec) -> QueueSpec:
-    """The dev examples whose image is in a duplicate group that leaks across splits or has
-    conflicting labels (needs `labeler scan`), in file order; the group is shown side by side."""
-    return QueueSpec(split="dev", order="file", seed=current.seed, scope="duplicates")
+    """The examples of the split under review (dev, or train when reviewing the training set) whose
+    image is in a duplicate group that leaks across splits or has conflicting labels (needs
+    `labeler scan`), in file order; the group is shown side by side."""
+    split = current.split if current.split in REVIEW_SPLITS else "dev"
+    return QueueSpec(split=split, order="file", seed=current.seed, scope="duplicates")
 
 
 def label_issues_spec(current: QueueSpec) -> QueueSpec:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK = r"""
 import importlib, pkgutil, sys
 import labeler.core
-names = sorted(m.name for m in pkgutil.iter_modules(labeler.core.__path__, "labeler.core."))
+names = sorted(m.name for m in pkgutil.walk_packages(labeler.core.__path__, "labeler.core."))  # subpackages too
 for name in names[: int(sys.argv[1]) if len(sys.argv) > 1 else None]:
     importlib.import_module(name)
 assert "labeler.core.importer" in names and "labeler.core.session" in names, names

@@ -166,6 +166,13 @@ def long_names(app: QApplication, tmp: Path, out: Path) -> None:
         QTest.keyClick(view, k)
     settle(app, win)
     win.grab().save(str(out / "long_names.png"))
+    QTest.keyClick(view, Qt.Key.Key_T)  # the panels: the confusion matrix numbers its columns
+    dock = win.docks["Confusion matrix"]
+    dock.raise_()
+    wait_for(app, lambda: win.analysis.confusion.model.rowCount() > 0)
+    QTest.qWait(300)
+    app.processEvents()
+    win.grab().save(str(out / "long_names_confusion.png"))
     win.close()
 
 
@@ -314,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         column_mapping(app, Path(tmp), args.out)
     for name in ("main_window.png", "main_window_dark.png", "label_picker.png", "help_overlay.png",
                  "label_issues.png", "export_dialog.png", "tally.png", "confusion.png", "dashboard.png",
-                 "grid.png", "grid_dark.png", "long_names.png", "text_example.png", "column_mapping.png"):
+                 "grid.png", "grid_dark.png", "long_names.png", "long_names_confusion.png", "text_example.png",
+                 "column_mapping.png"):
         print(args.out / name)
     return 0
 

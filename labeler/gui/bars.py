@@ -117,6 +117,7 @@ class BarRows(QWidget):
         label_w = max(QFontMetrics(bold if b.bold else self.font()).horizontalAdvance(b.label) for b in self._bars) + 10
         if self.LABEL_MAX is not None:
             label_w = min(label_w, self.LABEL_MAX)
+        label_w = min(label_w, max(40, int(0.42 * self.width())))  # a narrow panel keeps its bars and figures
         text_w = max([fm.horizontalAdvance(b.text) for b in self._bars] + [fm.horizontalAdvance(self.TEXT_MIN)]) + 10
         left, width = label_w, max(20, self.width() - label_w - text_w)
         scale = self.scale()

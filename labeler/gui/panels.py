@@ -350,6 +350,7 @@ class ItemPanel(QScrollArea):
         pred_row.addWidget(self.pred_label)
         pred_row.addWidget(self.conf_label, 1)
         self.pred_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.conf_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)  # the name elides first
         # In a label-quality queue P accepts cleanlab's suggested label, which need not be the prediction
         self.suggested_label = _label(base, scale=1.25, bold=True)
         rows = [("Given", self.given_label), ("Predicted", pred_row), ("Suggested", self.suggested_label),

@@ -214,3 +214,21 @@ def test_duplicates_mode_on_the_training_split_queues_its_members(qtbot, win):
     s = win.session
     assert s.spec.split == "train" and s.spec.scope == "duplicates"
     assert set(s.items) == {"x004", "x005", "x006"}  # the training side of the three leaking groups
+
+
+def test_a_leak_marked_not_a_leak_in_the_duplicates_view(qtbot, win):
+    from labeler.core.quality import duplicates as dupmod
+    from labeler.gui import modes
+
+    win.modes.set_mode(modes.DUPLICATES)
+    win.jump_to("x900")
+    view = win.modes.duplicates_view
+    assert view.keep.isVisible() and not view.keep.isChecked()
+    qtbot.mouseClick(view.keep, Qt.MouseButton.LeftButton, pos=QPoint(8, view.keep.height() // 2))
+    assert dupmod.kept(win.session.project) == {"x900"}
+    win.jump_to("x902")
+    assert not view.keep.isChecked()
+    win.jump_to("x900")
+    assert view.keep.isChecked()  # read back from the project
+    qtbot.mouseClick(view.keep, Qt.MouseButton.LeftButton, pos=QPoint(8, view.keep.height() // 2))
+    assert dupmod.kept(win.session.project) == set()

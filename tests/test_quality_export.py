@@ -63,3 +63,22 @@ def test_leakage_csv_and_drop_leaks(scanned, tmp_path):
     assert len(with_all) == len(source)
     assert next(r for r in with_all if r["id"] == "x902")["label"] == "cat"
     assert "2 dev rows that duplicate training images left out" in "\n".join(dropped.lines())
+
+
+def test_a_leak_judged_no_leak_keeps_its_row(scanned, tmp_path):
+    from labeler.core.quality import duplicates as dupmod
+
+    path, problems, csv_path = scanned
+    with Project.open(path) as p:
+        scanmod.scan(p)
+        dupmod.set_kept(p, "x900", True)
+        dupmod.set_kept(p, "x902", True)
+        dupmod.set_kept(p, "x902", False)  # changed their mind
+        assert dupmod.kept(p) == {"x900"}
+        result = export_all(p, tmp_path / "out", split="dev", drop_leaks=True)
+    assert result.dropped_leaks == 1
+    ids = {r["id"] for r in _rows(result.corrected_file)}
+    assert "x900" in ids and "x902" not in ids
+    leakage = {r["id"]: r for r in _rows(tmp_path / "out" / "leakage.csv")}
+    assert leakage["x900"]["kept_by_reviewer"] == "true" and leakage["x900"]["dropped"] == "false"
+    assert leakage["x902"]["kept_by_reviewer"] == "false" and leakage["x902"]["dropped"] == "true"

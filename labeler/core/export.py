@@ -548,20 +548,24 @@ def _leakage(project: Project, drop_leaks: bool):
             raise ExportProblem("--drop-leaks needs the images scanned first: run `labeler scan`")
         return None
     groups = [g for g in duplicates.find(project).groups if g.leak or g.conflict]
-    return groups, frozenset(m.id for g in groups for m in g.leaking)
+    keep = duplicates.kept(project)  # judged no leak by a reviewer
+    return groups, frozenset(m.id for g in groups for m in g.leaking if m.id not in keep)
 
 
 def leakage_csv(project: Project, groups, decisions: dict[str, Decision], dropped: frozenset[str], split: str) -> str:
     """leakage.csv: one row per member of a duplicate group that leaks across splits or has
     conflicting labels, with the reviewer's verdict on it and whether this export left its row out."""
+    from .quality import duplicates
+
+    keep = duplicates.kept(project)
     header = ["group", "kind", "leak", "conflict", "id", "split", "path", "given_label", "corrected_label",
-              "tags", "dropped"]
+              "tags", "kept_by_reviewer", "dropped"]
     lines = [delimited.record(header)]
     for n, g in enumerate(groups, 1):
         for m in g.members:
             d = decisions.get(m.id, Decision())
             row = [str(n), g.kind, str(g.leak).lower(), str(g.conflict).lower(), m.id, m.split or "",
                    project.path_at(m.row) or "", m.label or "", d.label or "", ";".join(sorted(d.tags)),
-                   str(m.id in dropped and m.split == split).lower()]
+                   str(m.id in keep).lower(), str(m.id in dropped and m.split == split).lower()]
             lines.append(delimited.record([tally_format.spreadsheet_safe(v) for v in row]))
     return "".join(lines)

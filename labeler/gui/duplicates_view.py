@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from labeler.core import images
 from labeler.core.quality import duplicates as dupmod
@@ -64,6 +64,11 @@ class DuplicatesView(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
+        self.keep = QCheckBox("Not a leak: keep this example in its split (export --drop-leaks leaves it in)")
+        self.keep.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the review keys stay with the item
+        self.keep.toggled.connect(self._keep_toggled)
+        self.keep.hide()
+        lay.addWidget(self.keep)
         self.row = QWidget()
         self.row_layout = QHBoxLayout(self.row)
         self.row_layout.setContentsMargins(0, 0, 0, 0)
@@ -73,6 +78,11 @@ class DuplicatesView(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setMinimumHeight(THUMB + 50)
         lay.addWidget(scroll, 1)
+
+    def _keep_toggled(self, on: bool) -> None:
+        s = self._session
+        if s is not None and s.current_id is not None and not s.project.readonly:
+            dupmod.set_kept(s.project, s.current_id, on)
 
     def show_current(self, session, *, reload: bool = False) -> None:
         """The group of ``session``'s current example; ``reload``: find the groups again (a new
@@ -93,6 +103,12 @@ class DuplicatesView(QWidget):
             item = self.row_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
+        leaking = group is not None and any(m.id == eid for m in group.leaking)
+        self.keep.blockSignals(True)
+        self.keep.setVisible(leaking)
+        self.keep.setEnabled(leaking and not session.project.readonly)
+        self.keep.setChecked(leaking and eid in dupmod.kept(session.project))
+        self.keep.blockSignals(False)
         if group is None:
             self.title.setText("This example has no duplicate." if eid is not None else "")
             return

@@ -227,3 +227,20 @@ def find(project: Project, *, max_distance: int = DEFAULT_MAX_DISTANCE) -> Dupli
                 emit(idx[take])
     groups.sort(key=lambda g: (not (g.leak or g.conflict), -len(g.members), g.members[0].row))
     return DuplicateReport(groups, n, max_distance)
+
+
+# -- the reviewer's word on a leak -------------------------------------------------------------
+KEPT_META = "duplicates_kept"
+
+
+def kept(project: Project) -> set[str]:
+    """The dev/test examples a reviewer judged not to be a leak (not the same picture, or meant to be
+    there): `export --drop-leaks` keeps their rows."""
+    return set(project.meta(KEPT_META, []))
+
+
+def set_kept(project: Project, example_id: str, keep: bool) -> None:
+    """Record (one transaction) that ``example_id`` stays in its split whatever its duplicates."""
+    ids = kept(project)
+    ids = ids | {example_id} if keep else ids - {example_id}
+    project.set_meta(KEPT_META, sorted(ids))

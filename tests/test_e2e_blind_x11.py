@@ -44,3 +44,44 @@ def test_blind_session_with_number_keys_in_a_real_window(xserver, digits_project
         app.kill()
     assert _blind(digits_project) == expected
     assert _decisions(digits_project) == 0  # blind labels are not corrections
+
+
+def test_a_blind_window_on_a_real_display_draws_no_given_label_prediction_or_probability(xserver, digits_project,  # noqa: F811
+                                                                                          tmp_path):
+    """The window's own texts, logged by tests/x11_probe_blind.py while xdotool types into it."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from conftest import read_digits_rows
+    from x11 import App
+
+    rows = {r["id"]: r for r in read_digits_rows()}
+    log = tmp_path / "texts.jsonl"
+    app = App(xserver, tmp_path, [], argv=[sys.executable, str(Path(__file__).with_name("x11_probe_blind.py")),
+                                           str(digits_project), str(log)])
+    try:
+        app.window("blind labels")
+
+        def last() -> str | None:
+            lines = log.read_text().splitlines() if log.exists() else []
+            return json.loads(lines[-1])["example"] if lines else None
+
+        _poll(last, 10, "the window's texts")
+        for k in ("3", "5", "shift+Right", "1"):
+            before = last()
+            app.keys(k)
+            _poll(lambda: last() != before, 10, f"the next example after {k}")
+        _poll(lambda: len(_blind(digits_project)) == 3, 20, "three blind labels")
+    finally:
+        app.kill()
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    shown = {s["example"] for s in seen if s["example"]}
+    assert len(shown) >= 4  # the examples stepped through
+    for s in seen:
+        if not s["example"]:
+            continue
+        row = rows[s["example"]]
+        drawn = " | ".join(s["texts"]).lower()
+        assert "given" not in drawn and "predict" not in drawn and "loss" not in drawn, drawn
+        assert not any(row[f"p_{k}"] in drawn for k in range(10)), drawn  # no probability, to the digit

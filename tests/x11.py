@@ -14,15 +14,16 @@ from test_e2e_x11 import _poll
 class App:
     """`python -m labeler ARGS` on DISPLAY, its log in ``tmp/app.log``; ``xdo(...)`` runs xdotool."""
 
-    def __init__(self, display: str, tmp: Path, args: list[str], cwd: Path | None = None):
+    def __init__(self, display: str, tmp: Path, args: list[str], cwd: Path | None = None,
+                 argv: list[str] | None = None):
         self.tmp = tmp
         self.env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
         self.env.update(DISPLAY=display, XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"),
                         XDG_RUNTIME_DIR=str(tmp / "run"))
         (tmp / "run").mkdir(mode=0o700, exist_ok=True)
         self.log = open(tmp / "app.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "labeler", *map(str, args)], env=self.env,
-                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
+        argv = argv or [sys.executable, "-m", "labeler", *map(str, args)]  # (argv: another program)
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
 
     def xdo(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=30)

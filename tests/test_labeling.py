@@ -323,3 +323,24 @@ def test_a_folder_opened_in_the_review_window_opens_labeling(qtbot, tree, tmp_pa
     assert len(labeling.session.items) == 5 and labeling.session.project is win.session.project
     labeling.close()
     win.close()
+
+
+def test_one_key_for_many_selected_is_one_transaction_and_one_undo_step(tree, tmp_path):
+    db, _ = _labeled_project(tree, tmp_path)
+    with Project.open(db) as p:
+        s = LabelSession(p, LabelSpec(order="file"), "ann")
+        chosen = s.items[1:4]
+        events_before = len(p.events())
+        s.pick_many(chosen, "dog")
+        assert {e: s.label_of(e) for e in chosen} == {e: "dog" for e in chosen}
+        assert len(p.events()) == events_before + 3  # one logged change per example...
+        s.choose(1)  # (the current example, alone)
+        s.undo()
+        s.undo()  # ...and one step back for all three
+        assert all(s.label_of(e) is None for e in s.items)
+        s.redo()
+        assert {e: s.label_of(e) for e in chosen} == {e: "dog" for e in chosen}
+        s.close()
+    with pytest.raises(Exception):
+        with Project.open(db) as p:
+            LabelSession(p, LabelSpec(), "ann").pick_many(["x"], "not a class")

@@ -68,27 +68,36 @@ def set_label(project: Project, example_id: str, reviewer: str, label: str | Non
               session_id: int | None = None, source: str = BLIND) -> str | None:
     """Store ``reviewer``'s label of ``example_id`` (None removes it) and log it; returns the label it
     replaced. One transaction."""
+    return set_labels(project, {example_id: label}, reviewer, session_id=session_id, source=source)[example_id]
+
+
+def set_labels(project: Project, labels: dict[str, str | None], reviewer: str, *,
+               session_id: int | None = None, source: str = BLIND) -> dict[str, str | None]:
+    """Store ``reviewer``'s labels of several examples (None removes one) and log each, in ONE
+    transaction; returns the labels they replaced."""
     if not reviewer:
         raise ValueError("a blind label needs a reviewer's name")
     at = now_iso()
+    before: dict[str, str | None] = {}
     with project.transaction() as c:
-        row = c.execute("SELECT label FROM reviewer_labels WHERE example_id = ? AND reviewer = ?",
-                        (example_id, reviewer)).fetchone()
-        before = None if row is None else row[0]
-        if label is None:
-            c.execute("DELETE FROM reviewer_labels WHERE example_id = ? AND reviewer = ?", (example_id, reviewer))
-        else:
+        for example_id, label in labels.items():
+            row = c.execute("SELECT label FROM reviewer_labels WHERE example_id = ? AND reviewer = ?",
+                            (example_id, reviewer)).fetchone()
+            before[example_id] = None if row is None else row[0]
+            if label is None:
+                c.execute("DELETE FROM reviewer_labels WHERE example_id = ? AND reviewer = ?", (example_id, reviewer))
+            else:
+                c.execute(
+                    """INSERT INTO reviewer_labels(example_id, reviewer, label, source, labeled_at) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT(example_id, reviewer) DO UPDATE SET label = excluded.label,
+                         source = excluded.source, labeled_at = excluded.labeled_at""",
+                    (example_id, reviewer, label, source, at),
+                )
             c.execute(
-                """INSERT INTO reviewer_labels(example_id, reviewer, label, source, labeled_at) VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT(example_id, reviewer) DO UPDATE SET label = excluded.label,
-                     source = excluded.source, labeled_at = excluded.labeled_at""",
-                (example_id, reviewer, label, source, at),
+                "INSERT INTO events(at, example_id, action, before, after, reviewer, session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (at, example_id, "blind label", json.dumps({"label": before[example_id]}), json.dumps({"label": label}),
+                 reviewer, session_id),
             )
-        c.execute(
-            "INSERT INTO events(at, example_id, action, before, after, reviewer, session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, example_id, "blind label", json.dumps({"label": before}), json.dumps({"label": label}), reviewer,
-             session_id),
-        )
     return before
 
 

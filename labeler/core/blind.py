@@ -60,8 +60,8 @@ class OwnLabelSession:
         self._paths = dict(zip(table.column("id").to_pylist(), table.column("path").to_pylist()))
         mine = annotations.labels(project).get(self.reviewer, {})
         self._labels = {eid: mine[eid] for eid in self.items if eid in mine}
-        self._undo: list[BlindChange] = []
-        self._redo: list[BlindChange] = []
+        self._undo: list[list[BlindChange]] = []  # one step: one key, one or many examples
+        self._redo: list[list[BlindChange]] = []
         self._listeners: list[Listener] = []
         self.session_id = None if project.readonly else project.start_session(self.reviewer, {"own labels": spec.describe()})
         self.position = next((i for i, eid in enumerate(self.items) if eid not in self._labels), 0)
@@ -120,6 +120,13 @@ class OwnLabelSession:
         self._set(eid, label, record=True, source=source)
         self.next()
 
+    def pick_many(self, ids: list[str], label: str, *, source: str | None = None) -> None:
+        """One label for several examples (a selection in a grid): one transaction, one undo step."""
+        if label not in self.classes:
+            raise ProjectError(f"{label!r} is not a class of this project")
+        if ids:
+            self._apply({eid: label for eid in ids}, record=True, source=source)
+
     def skip(self) -> None:
         """Shift+Right: the next example, without a label."""
         self.next()
@@ -147,13 +154,13 @@ class OwnLabelSession:
     def redo(self) -> None:
         self._replay(self._redo, self._undo, undo=False)
 
-    def _replay(self, source: list[BlindChange], target: list[BlindChange], *, undo: bool) -> None:
+    def _replay(self, source: list[list[BlindChange]], target: list[list[BlindChange]], *, undo: bool) -> None:
         if not source:
             return
-        change = source.pop()
-        self._set(change.example_id, change.before if undo else change.after, record=False)
-        target.append(change)
-        self._goto(change.example_id)
+        step = source.pop()
+        self._apply({c.example_id: c.before if undo else c.after for c in step}, record=False)
+        target.append(step)
+        self._goto(step[0].example_id)
 
     def close(self) -> None:
         if self.session_id is not None:
@@ -161,14 +168,18 @@ class OwnLabelSession:
 
     # -- internals ---------------------------------------------------------------------------
     def _set(self, eid: str, label: str | None, *, record: bool, source: str | None = None) -> None:
-        before = annotations.set_label(self.project, eid, self.reviewer, label, session_id=self.session_id,
-                                       source=source or self.source)
-        if label is None:
-            self._labels.pop(eid, None)
-        else:
-            self._labels[eid] = label
+        self._apply({eid: label}, record=record, source=source)
+
+    def _apply(self, labels: dict[str, str | None], *, record: bool, source: str | None = None) -> None:
+        before = annotations.set_labels(self.project, labels, self.reviewer, session_id=self.session_id,
+                                        source=source or self.source)
+        for eid, label in labels.items():
+            if label is None:
+                self._labels.pop(eid, None)
+            else:
+                self._labels[eid] = label
         if record:
-            self._undo.append(BlindChange(eid, before, label))
+            self._undo.append([BlindChange(eid, before[eid], label) for eid, label in labels.items()])
             self._redo.clear()
         self._emit("labeled")
 

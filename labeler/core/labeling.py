@@ -119,10 +119,11 @@ class LabelSession(OwnLabelSession):
         if s is not None:
             self.pick(s[0], source=ACCEPTED)
 
-    def _set(self, eid, label, *, record, source=None) -> None:
-        super()._set(eid, label, record=record, source=source)
-        if record and label is not None:
-            self._times.append(self._clock())
+    def _apply(self, labels, *, record, source=None) -> None:
+        super()._apply(labels, record=record, source=source)
+        if record:
+            now = self._clock()
+            self._times += [now] * sum(label is not None for label in labels.values())
 
     def pace(self) -> float | None:
         """Labels a minute over the last 20."""

@@ -344,3 +344,40 @@ def test_one_key_for_many_selected_is_one_transaction_and_one_undo_step(tree, tm
     with pytest.raises(Exception):
         with Project.open(db) as p:
             LabelSession(p, LabelSpec(), "ann").pick_many(["x"], "not a class")
+
+
+def test_the_labeling_grid_labels_a_selection_with_one_key(qtbot, tree, tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QSettings, Qt
+
+    from labeler.gui.blind_window import BlindWindow
+
+    db, probs = _labeled_project(tree, tmp_path)
+    project = Project.open(db)
+    session = LabelSession(project, LabelSpec(order="file"), "ann")
+    win = BlindWindow(project, None, "ann", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                      session=session)
+    qtbot.addWidget(win)
+    with qtbot.waitExposed(win):
+        win.show()
+    win.activateWindow()
+    win.item_view.image_view.setFocus()
+    items = list(session.items)
+    qtbot.keyClick(win.item_view.image_view, Qt.Key.Key_G)
+    assert win.grid_shown()
+    grid = win.grid
+    qtbot.keyClick(grid, Qt.Key.Key_Right)  # the grid's cursor: the second item
+    qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert grid.selected_ids() == items[1:4]
+    qtbot.keyClick(grid, Qt.Key.Key_1)  # cat, for all three: one step
+    assert {e: session.label_of(e) for e in items} == {**{e: None for e in items}, **{e: "cat" for e in items[1:4]}}
+    qtbot.keyClick(grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert all(session.label_of(e) is None for e in items)
+    qtbot.keyClick(grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(grid, Qt.Key.Key_P)  # every selected example takes its own suggestion
+    assert {e: session.label_of(e) for e in items} == {e: session.suggestion(e)[0] for e in items}
+    qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert not win.grid_shown()
+    win.grid.viewport().grab().save(str(tmp_path / "label_grid.png"))
+    win.close()

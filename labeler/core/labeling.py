@@ -119,6 +119,12 @@ class LabelSession(OwnLabelSession):
         if s is not None:
             self.pick(s[0], source=ACCEPTED)
 
+    def accept_many(self, ids: list[str]) -> None:
+        """P on a selection: each example gets its own suggestion; one transaction, one undo step."""
+        labels = {eid: self._pred[eid] for eid in ids if isinstance(self._pred.get(eid), str)}
+        if labels:
+            self._apply(labels, record=True, source=ACCEPTED)
+
     def _apply(self, labels, *, record, source=None) -> None:
         super()._apply(labels, record=record, source=source)
         if record:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QVBoxLayout, QWidget)
+                               QMessageBox, QStackedWidget, QVBoxLayout, QWidget)
+
+import pandas as pd
 
 from labeler.core.blind import BlindSession
-from labeler.core.store import Project, ProjectError
+from labeler.core.store import Decision, Project, ProjectError
 
 from .dialogs import LabelPicker
 from .item_view import ItemView
@@ -29,7 +31,43 @@ KEYS = {
     "Ctrl+Shift+Z": "redo",
     "Ctrl+Y": "redo",
     "P": "accept",  # labeling from scratch only: the model's suggestion
+    "G": "grid",  # labeling from scratch only: a grid of the queue, keys act on the selection
+    "Return": "single",
 }
+
+
+class GridQueue:
+    """What the review window's grid (:class:`labeler.gui.grid_view.GridView`) asks of a session, from
+    a labeling session: each thumbnail says "unlabeled -> suggestion", or "label -> suggestion" once
+    labeled here."""
+
+    def __init__(self, session):
+        self.session = session
+        self.project = session.project
+        self.items = session.items
+        self.refresh()
+
+    def refresh(self) -> None:
+        s = self.session
+        self.frame = pd.DataFrame({"label": [s.label_of(e) for e in self.items],
+                                   "pred": [(s.suggestion(e) or (None,))[0] for e in self.items]}, dtype=object)
+        self._row = {eid: i for i, eid in enumerate(self.items)}
+
+    @property
+    def position(self) -> int:
+        return self.session.position
+
+    def row_of(self, eid: str) -> int | None:
+        return self._row.get(eid)
+
+    def path_of(self, eid: str) -> str | None:
+        return self.session.path_of(eid)
+
+    def example(self, eid: str, *, topk: bool = False) -> dict | None:
+        return self.session.example(eid)
+
+    def decision(self, eid: str) -> Decision:
+        return Decision()  # no review marks: labeling has none
 
 
 class ClassPanel(QWidget):
@@ -67,7 +105,7 @@ class ClassPanel(QWidget):
         if hasattr(session, "suggestion"):
             self.title.setText(f"<b>Labeling</b> · {session.reviewer}")
             self.hint.setText("1–9, 0: class and next · P: accept the suggestion · L: any class · Shift+→: skip"
-                              " · ←: back · Ctrl+Z: undo")
+                              " · ←: back · Ctrl+Z: undo · G: grid (select many, one key labels them all)")
         for w in (self.title, self.progress, self.current, self.suggestion, self.list, self.hint):
             lay.addWidget(w)
         self.refresh()
@@ -123,7 +161,10 @@ class BlindWindow(QMainWindow):
         central = QWidget()
         lay = QHBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.item_view, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.item_view)
+        self.grid = None  # made on the first G (labeling from scratch)
+        lay.addWidget(self.stack, 1)
         lay.addWidget(self.panel)
         self.setCentralWidget(central)
         self.resize(1280, 800)
@@ -132,20 +173,88 @@ class BlindWindow(QMainWindow):
         self.item_view.refresh()
 
     def _bind(self) -> None:
-        actions = {"pick": self.pick, "skip": self.session.skip, "prev": self.session.prev,
-                   "undo": self.session.undo, "redo": self.session.redo,
-                   "accept": getattr(self.session, "accept_suggestion", lambda: None)}
+        actions = {"pick": self.pick, "skip": self._skip, "prev": self._prev,
+                   "undo": self.session.undo, "redo": self.session.redo, "accept": self._accept,
+                   "grid": self.toggle_grid, "single": self._open_current}
+        self._moves: list[QShortcut] = []  # arrow keys: the grid's own while it is shown
         for key, what in KEYS.items():
-            QShortcut(QKeySequence(key), self, activated=actions[what], context=Qt.ShortcutContext.WindowShortcut)
+            shortcut = QShortcut(QKeySequence(key), self, activated=actions[what],
+                                 context=Qt.ShortcutContext.WindowShortcut)
+            if what in ("skip", "prev", "single"):
+                self._moves.append(shortcut)
         for digit in range(10):
             QShortcut(QKeySequence(str(digit)), self, activated=lambda d=digit: self._choose(d),
                       context=Qt.ShortcutContext.WindowShortcut)
 
     def _choose(self, digit: int) -> None:
         try:
-            self.session.choose(10 if digit == 0 else digit)
+            if self.grid_shown():
+                index = (digit - 1) % 10
+                if index < len(self.session.classes):
+                    self.session.pick_many(self.grid.selected_ids(), self.session.classes[index])
+            else:
+                self.session.choose(10 if digit == 0 else digit)
         except ProjectError as e:
             QMessageBox.critical(self, "labeler: not saved", str(e))
+
+    def _accept(self) -> None:
+        if not hasattr(self.session, "accept_suggestion"):
+            return
+        if self.grid_shown():
+            self.session.accept_many(self.grid.selected_ids())
+        else:
+            self.session.accept_suggestion()
+
+    def _skip(self) -> None:
+        if not self.grid_shown():  # (in the grid the arrows move the grid's cursor)
+            self.session.skip()
+
+    def _prev(self) -> None:
+        if not self.grid_shown():
+            self.session.prev()
+
+    # -- the grid (labeling from scratch) ------------------------------------------------------
+    def grid_shown(self) -> bool:
+        return self.grid is not None and self.stack.currentWidget() is self.grid
+
+    def toggle_grid(self) -> None:
+        """G: thumbnails of the queue; select many (Shift+arrows, Ctrl+A, clicks) and press one key."""
+        if not hasattr(self.session, "suggestion"):
+            return
+        if self.grid_shown():
+            self._open_current()
+            return
+        if self.grid is None:
+            from .grid_view import GridView
+
+            self.grid = GridView()
+            self.stack.addWidget(self.grid)
+            self.grid.opened.connect(self._open_row)
+            self.grid.current_moved.connect(self._grid_moved)
+        self.queue = GridQueue(self.session)
+        self.grid.set_session(self.queue)
+        self.stack.setCurrentWidget(self.grid)
+        for shortcut in self._moves:
+            shortcut.setEnabled(False)
+        self.grid.setFocus()
+
+    def _grid_moved(self, row: int) -> None:
+        if 0 <= row < len(self.session.items) and row != self.session.position:
+            self.session.position = row
+            self.panel.refresh()
+
+    def _open_row(self, row: int) -> None:
+        self.session.position = row
+        self._open_current()
+
+    def _open_current(self) -> None:
+        if self.grid_shown():
+            for shortcut in self._moves:
+                shortcut.setEnabled(True)
+            self.stack.setCurrentWidget(self.item_view)
+            self.item_view.refresh()
+            self.item_view.image_view.setFocus()
+            self.panel.refresh()
 
     def pick(self) -> None:
         if self.session.current_id is None:
@@ -158,12 +267,18 @@ class BlindWindow(QMainWindow):
 
     def _changed(self, what: str) -> None:
         self.panel.refresh()
-        if what == "moved":
+        if self.grid_shown():
+            self.queue.refresh()  # the labels under the thumbnails
+            self.grid.model_.set_session(self.queue)
+            self.grid.select_row(self.session.position)
+        elif what == "moved":
             self.item_view.refresh()
 
     def closeEvent(self, event) -> None:
         self.session.close()
         self.item_view.prefetcher.shutdown()
+        if self.grid is not None:
+            self.grid.shutdown()
         if self.owns_project:
             self.project.close()
         super().closeEvent(event)

@@ -13,6 +13,7 @@ from .core import dashboard as dashmod
 from .core import frame as framemod
 from .core import queue as queuemod
 from .core import files, mapping, stats
+from .core.workcopy import is_pg_url
 from .core import tally as tallymod
 from .core.importer import ImportCancelled, ImportProblem, import_predictions
 from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_types, default_project_path,
@@ -56,6 +57,8 @@ def _fail(message: str) -> None:
 
 
 def _find_project(project: str | None) -> Path:
+    if project and is_pg_url(project):
+        return _team_copy(project)
     if project:
         return Path(project)
     found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
@@ -64,6 +67,20 @@ def _find_project(project: str | None) -> Path:
     if not found:
         _fail(f"no project here: pass --project PATH (a *{PROJECT_SUFFIX} file made by `labeler import`)")
     _fail("several projects here: choose one with --project PATH (" + ", ".join(p.name for p in found) + ")")
+
+
+def _team_copy(url: str, *, create: bool = False) -> Path:
+    """--project postgresql://...: the command works on a copy pulled from the server, pushed back when
+    it ends if it changed it (see labeler.core.workcopy)."""
+    from .core.workcopy import working_copy
+
+    def pushed(result) -> None:
+        click.echo(f"Pushed: {result.describe()}", err=True)
+
+    try:
+        return click.get_current_context().with_resource(working_copy(url, create=create, pushed=pushed))
+    except ProjectError as e:
+        _fail(str(e))
 
 
 def _open_readonly(project: str | None) -> Project:
@@ -173,6 +190,8 @@ def import_cmd(predictions, project, add, columns, classes, classes_file, split,
     import, unless new ones are given. A --taxonomy that leaves out error
     types which decisions use is refused, before anything is written, unless --force is given."""
     cancel = threading.Event()
+    if project and is_pg_url(project):  # a team project: imported into a working copy, then pushed
+        project = str(_team_copy(project, create=True))
     target = Path(project) if project else default_project_path(predictions[0])
     try:
         # checked before the import, so a bad taxonomy leaves nothing written
@@ -423,6 +442,8 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
                             (source is not None and Path(source).is_dir(), f"{source} is a folder to import")):
             if given:
                 _fail(f"{what}: it cannot be given with --read-only")
+    if project and is_pg_url(project):  # a team project: reviewed in a working copy, pushed back at the end
+        project = str(_team_copy(project))
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
     if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder

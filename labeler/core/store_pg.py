@@ -27,7 +27,8 @@ What this module does today (the first part of the team store):
 The tables are read from the SQLite file itself (``sqlite_master``), so a table a later schema
 migration adds is copied without a change here; merging it on a second push adds its rows that the
 server does not hold (by primary key). Commands do not yet run on the server directly: pull, work
-on the local copy, push back.
+on the local copy, push back: ``--project URL`` does this for every command
+(:mod:`labeler.core.workcopy`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ from psycopg import sql
 from . import fileops
 from .problems import TeamStoreError
 from .store import Project
-
-SCHEMES = ("postgresql", "postgres")
+from .workcopy import is_pg_url  # noqa: F401  (named here too)
 # A schema name that needs no thought anywhere (psql, pg_dump -n, file names of backups).
 PROJECT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -74,10 +74,6 @@ REVIEWER_WRITES = {"decisions": "INSERT, UPDATE", "events": "INSERT", "reviewer_
 
 
 # -- URLs --------------------------------------------------------------------------------------
-
-def is_pg_url(text: str | os.PathLike) -> bool:
-    return isinstance(text, str) and text.split("://", 1)[0].lower() in SCHEMES and "://" in text
-
 
 # user:password@ of any URL (up to the last @ of its authority: a password may hold an unescaped @)
 _USERINFO_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@?#\s]*):[^/?#\s]*@")
@@ -286,10 +282,12 @@ class PushResult:
         return out
 
 
-def push(local: str | os.PathLike, url: str) -> PushResult:
+def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) -> PushResult:
     """Copy the local project file ``local`` into the project of ``url`` on a PostgreSQL server, in
     one transaction (all or nothing): a new project is copied as it is; an existing one merges
-    (see the module's docstring). Two pushes to one project take turns (an advisory lock)."""
+    (see the module's docstring). Two pushes to one project take turns (an advisory lock).
+    ``replace_taxonomy``: the copy's error types replace the server's (a rename or a new list made in
+    the copy), instead of joining them."""
     where = parse_url(url)
     schema = where.project
     with Project.open(local, readonly=True) as p:
@@ -314,7 +312,7 @@ def push(local: str | os.PathLike, url: str) -> PushResult:
                                 if t.serial:
                                     _advance_serial(pg, schema, t)
                             else:
-                                _merge_table(pg, src, schema, t, names, result)
+                                _merge_table(pg, src, schema, t, names, result, replace_taxonomy)
                 except psycopg.Error as e:
                     raise _error(where, "could not push to", e) from None
         finally:
@@ -344,7 +342,8 @@ def _temp(pg: psycopg.Connection, schema: str, t: Table, names: list[str], src: 
     return temp
 
 
-def _merge_table(pg, src, schema: str, t: Table, names: list[str], result: PushResult) -> None:
+def _merge_table(pg, src, schema: str, t: Table, names: list[str], result: PushResult,
+                 replace_taxonomy: bool = False) -> None:
     target = _ident(schema, t.name)
     # Tables a reviewer cannot write (the migrations' record, the taxonomy, meta, columnar) are
     # written only when the push brings something new: a statement that would insert nothing
@@ -376,6 +375,12 @@ def _merge_table(pg, src, schema: str, t: Table, names: list[str], result: PushR
         _merge_sessions(pg, src, schema, t, names, result)
     elif t.name == "events":
         pass  # with the sessions, whose ids they refer to
+    elif t.name == "error_types" and replace_taxonomy:
+        mine = [r[0] for r in src.execute("SELECT name FROM error_types ORDER BY position")]
+        pg.execute(sql.SQL("DELETE FROM {}").format(target))
+        for i, name in enumerate(mine):
+            pg.execute(sql.SQL("INSERT INTO {} (name, position) VALUES (%s, %s)").format(target), (name, i))
+        result.added[t.name] = len(mine)
     elif t.name == "error_types":
         theirs = {r[0]: r[1] for r in pg.execute(sql.SQL("SELECT name, position FROM {}").format(target))}
         new = [r[0] for r in src.execute("SELECT name FROM error_types ORDER BY position") if r[0] not in theirs]

@@ -145,3 +145,16 @@ def test_no_scan_still_gives_class_and_metadata_slices(tmp_path):
     assert report.scanned == 0
     assert {s.kind for s in report.slices} == {"class"}
     assert all(0 <= s.q_value <= 1 and not math.isnan(s.p_value) for s in report.slices)
+
+
+def test_metadata_parsed_by_arrow_equals_the_python_parse():
+    import pyarrow as pa
+
+    meta = ['{"camera": "A", "site": "x"}', None, "", '{"camera": ""}', '{"site": "y", "camera": "B"}', '{"new": "z"}']
+    fast = slicesmod._parse_meta_arrow(pa.chunked_array([pa.array(meta, pa.string())]))
+    slow = slicesmod._parse_meta_python(meta)
+    assert set(fast) == set(slow) == {"camera", "site", "new"}
+    for name in slow:
+        assert fast[name].tolist() == slow[name].tolist(), name
+    with pytest.raises(ValueError):  # a number is not text: the exact string comes from the slow path
+        slicesmod._parse_meta_arrow(pa.chunked_array([pa.array(['{"n": 1.50}'], pa.string())]))

@@ -175,7 +175,8 @@ def test_scan_from_the_window_stores_batches_and_shows_the_flags(qtbot, unscanne
     with qtbot.waitSignal(panel.scanned, timeout=60000):
         qtbot.mouseClick(panel.scan_button, Qt.MouseButton.LeftButton)
     assert panel.task is None and not panel.scan_progress.isVisible()
-    assert panel.report.scanned > 0 and panel.report.get("blurry") is not None
+    qtbot.waitUntil(lambda: panel.report.scanned > 0)  # the slices are computed again, off the GUI thread
+    assert panel.report.get("blurry") is not None
     assert len(scanmod.load(win.session.project)) == 63
     current = win.session.current_id
     assert ("blurry" in win.panel.quality_label.flags) == (current in problems["blurry"])
@@ -203,7 +204,7 @@ def test_cancelled_scan_from_the_window_keeps_what_it_stored(qtbot, unscanned_wi
     with qtbot.waitSignal(panel.scanned, timeout=60000):
         panel.start_scan()  # resumes: only the rest is measured
     assert len(scanmod.load(win.session.project)) == 63
-    assert panel.scan_button.text() == "Scan new or changed images"
+    qtbot.waitUntil(lambda: panel.scan_button.text() == "Scan new or changed images")
 
 
 def test_duplicates_mode_on_the_training_split_queues_its_members(qtbot, win):
@@ -232,3 +233,24 @@ def test_a_leak_marked_not_a_leak_in_the_duplicates_view(qtbot, win):
     assert view.keep.isChecked()  # read back from the project
     qtbot.mouseClick(view.keep, Qt.MouseButton.LeftButton, pos=QPoint(8, view.keep.height() // 2))
     assert dupmod.kept(win.session.project) == set()
+
+
+def test_slices_are_computed_off_the_gui_thread(qtbot, win, monkeypatch):
+    import threading
+
+    dock = win.docks["Slices"]
+    dock.show()
+    panel = dock.widget()
+    qtbot.waitUntil(lambda: panel.report is not None)
+    threads = []
+    original = slicesmod.compute
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(slicesmod, "compute", recording)
+    with qtbot.waitSignal(panel.computed, timeout=30000):
+        panel.split_box.setCurrentText("train")
+    assert panel.report.split == "train"
+    assert threads and threading.get_ident() not in threads

@@ -3,7 +3,8 @@ as bars of error rate with their 95% intervals, the split's own rate marked; a c
 opens the review queue of that slice's errors, highest loss first.
 
 Slices do not change with decisions (an error is the model's), so they are computed when the
-examples or the split change, and only once the panel is seen.
+examples or the split change, only once the panel is seen, and on a worker thread with a read-only
+connection of its own (:class:`SliceTask`: 0.8 s for the 800,000 training rows of a 1M-row project).
 
 "Scan images" runs :mod:`labeler.core.quality.scan` from the window: the images are measured on
 worker threads (:class:`ScanTask`, which never touches the project), each batch is stored on the GUI
@@ -21,6 +22,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.store import Project
 from labeler.core.quality import scan as scanmod
 from labeler.core.quality import slices as slicesmod
 
@@ -97,12 +99,35 @@ class ScanTask(QRunnable):
             self.signals.finished.emit(None)
 
 
+class _SliceSignals(QObject):
+    done = Signal(object, object, object)  # key, SliceReport | None, exception | None
+
+
+class SliceTask(QRunnable):
+    """Compute the slices of one split through a read-only connection of its own."""
+
+    def __init__(self, path, frame, split: str, key):
+        super().__init__()
+        self.path, self.frame, self.split, self.key = path, frame, split, key
+        self.signals = _SliceSignals()
+
+    def run(self) -> None:
+        try:
+            with Project.open(self.path, readonly=True) as p:
+                report = slicesmod.compute(p, self.split, frame=self.frame)
+        except BaseException as e:  # shown by the GUI thread
+            self.signals.done.emit(self.key, None, e)
+        else:
+            self.signals.done.emit(self.key, report, None)
+
+
 class SlicesPanel(QWidget):
     """Error rate by slice (flags, property quartiles, classes, metadata) of one split."""
 
     queue_opened = Signal()
     error_type_offered = Signal(str)  # the window adds it to the taxonomy (and its key)
     scanned = Signal()  # a scan stored new measurements
+    computed = Signal()  # self.report holds the slices of the split shown
 
     def __init__(self, analysis: Analysis, parent: QWidget | None = None):
         super().__init__(parent)
@@ -140,6 +165,9 @@ class SlicesPanel(QWidget):
         self._stored = 0
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
+        self.slice_pool = QThreadPool(self)  # (not the scan's: slices are asked for while it runs)
+        self.slice_pool.setMaxThreadCount(1)
+        self._tasks: list[SliceTask] = []
         hint = note_label()
         hint.setText("error rate with 95% interval; dashed: the split's rate; red: q < 0.05."
                      " Click a slice to review its errors; right-click to add it as an error type.")
@@ -188,10 +216,27 @@ class SlicesPanel(QWidget):
             return
         fill_splits(self.split_box, [x for x in ("dev", "train", "test") if x in self.analysis.splits()], "dev")
         self.split = self.split_box.currentText() or self.split
-        self.report = slicesmod.compute(s.project, self.split, frame=s.frame)
-        self.scan_button.setText("Scan new or changed images" if self.report.scanned else "Scan images")
+        self._shown = key = (id(s.frame), self.split)
+        task = SliceTask(s.project.path, s.frame, self.split, key)
+        task.signals.done.connect(self._computed)
+        self._tasks.append(task)  # (its signals object lives until it has reported)
+        self.summary.setText(f"{self.split}: computing the slices…")
+        self.slice_pool.start(task)
+
+    def _computed(self, key, report, error) -> None:
+        self._tasks = [t for t in self._tasks if t.key != key]
+        s = self.analysis.session if self.analysis._alive() else None
+        if s is None or key != self._shown:
+            return  # another project or split was asked for since
+        if error is not None:
+            self.note.setText(f"Slices could not be computed: {error}")
+            self.note.show()
+            return
+        self.report = report
+        self.scan_button.setText("Scan new or changed images" if report.scanned else "Scan images")
         self.scan_button.setEnabled(self.task is None and not s.project.readonly)
-        self.show_report(self.report)
+        self.show_report(report)
+        self.computed.emit()
 
     def show_report(self, report: slicesmod.SliceReport) -> None:
         scanned = (f"{report.scanned:,} scanned" if report.scanned else

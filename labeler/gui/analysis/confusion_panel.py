@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
 from labeler.core import stats
-from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.queue import QueueSpec
 
 from .. import theme
 from .widgets import (
@@ -29,6 +29,7 @@ from .widgets import (
     mix,
     muted,
     note_label,
+    open_queue,
     palette,
     pct,
     set_color,
@@ -422,19 +423,8 @@ class ConfusionPanel(SplitPanel):
 
     def _open(self, spec: QueueSpec) -> None:
         s = self.analysis.session
-        if s is None:
-            return
-        if spec == s.spec:
+        if s is not None and open_queue(s, spec, self.note):
             self.queue_opened.emit()
-            return
-        try:
-            s.set_queue(spec)
-        except QueueRefused as e:
-            self.note.setText(str(e))
-            self.note.show()
-            return
-        self.note.hide()
-        self.queue_opened.emit()
 
     def open_pair(self, index: QModelIndex) -> None:
         """The review queue of one cell: given → predicted, highest loss first."""

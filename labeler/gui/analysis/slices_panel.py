@@ -21,14 +21,14 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from labeler.core.queue import QueueRefused, QueueSpec
+from labeler.core.queue import QueueSpec
 from labeler.core.store import Project
 from labeler.core.quality import scan as scanmod
 from labeler.core.quality import slices as slicesmod
 
 from .. import theme
 from ..bars import Bar, BarRows
-from .widgets import MUTED, fill_splits, mix, muted, note_label, set_color, split_box
+from .widgets import MUTED, fill_splits, mix, muted, note_label, open_queue, set_color, split_box
 
 if TYPE_CHECKING:
     from . import Analysis
@@ -320,11 +320,5 @@ class SlicesPanel(QWidget):
             return
         spec = QueueSpec(split=self.split, order="loss", scope="slice", slice=name, seed=s.spec.seed,
                          allow_test=s.spec.allow_test)
-        try:
-            s.set_queue(spec)
-        except QueueRefused as e:
-            self.note.setText(str(e))
-            self.note.show()
-            return
-        self.note.hide()
-        self.queue_opened.emit()
+        if open_queue(s, spec, self.note):
+            self.queue_opened.emit()

@@ -123,3 +123,19 @@ class SplitPanel(QWidget):
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+
+def open_queue(session, spec, note: QLabel) -> bool:
+    """A panel's click that opens a review queue: the session takes ``spec`` (True), or ``note`` says
+    why it is refused (the test split without --allow-test)."""
+    from labeler.core.queue import QueueRefused
+
+    if spec != session.spec:
+        try:
+            session.set_queue(spec)
+        except QueueRefused as e:
+            note.setText(str(e))
+            note.show()
+            return False
+    note.hide()
+    return True

@@ -1,4 +1,6 @@
-"""The labeler command line: each command is one call into labeler.core."""
+"""The labeler command line: each command is one call into labeler.core. The commands about the data
+behind the errors live in :mod:`labeler.cli_data`, the team store's in :mod:`labeler.cli_team`; what they
+all share in :mod:`labeler.cli_common`."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ from .core import dashboard as dashmod
 from .core import frame as framemod
 from .core import queue as queuemod
 from .core import files, mapping, stats
-from .core.workcopy import is_pg_url
 from .core import tally as tallymod
-from .core.importer import ImportCancelled, ImportProblem, import_predictions
-from .core.store import (ErrorTypesInUse, Project, ProjectError, clean_error_types, default_project_path,
-                         location_warnings)
+from .core.importer import ImportProblem, import_predictions
+from .core.store import ErrorTypesInUse, Project, ProjectError, default_project_path, location_warnings
+from .core.workcopy import is_pg_url
+from .cli_common import (PROJECT_SUFFIX, TAXONOMY_REFUSAL_HINT, _fail, _find_project, _open_readonly, _open_writable,
+                         _parse_classes, _parse_columns, _progress_printer, _read_taxonomy, _team_copy, _warn,
+                         project_option)
 
-PROJECT_SUFFIX = ".labeler.db"
 CONFUSION_TABLE_MAX = 40  # classes; above, `labeler confusion` lists the largest cells (as report.html does)
 LABEL_MODE = "\0label the unlabeled"  # `review --label` without a class
 LABEL_ORDERS = ("uncertainty", "entropy", "least-confidence", "random", "file", "pred")
@@ -49,120 +52,6 @@ def main() -> None:
 
     `labeler PREDICTIONS_OR_PROJECT` opens the review window.
     """
-
-
-def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(2)
-
-
-def _find_project(project: str | None) -> Path:
-    if project and is_pg_url(project):
-        return _team_copy(project)
-    if project:
-        return Path(project)
-    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        _fail(f"no project here: pass --project PATH (a *{PROJECT_SUFFIX} file made by `labeler import`)")
-    _fail("several projects here: choose one with --project PATH (" + ", ".join(p.name for p in found) + ")")
-
-
-def _team_copy(url: str, *, create: bool = False) -> Path:
-    """--project postgresql://...: the command works on a copy pulled from the server, pushed back when
-    it ends if it changed it (see labeler.core.workcopy)."""
-    from .core.workcopy import working_copy
-
-    def pushed(result) -> None:
-        click.echo(f"Pushed: {result.describe()}", err=True)
-
-    try:
-        return click.get_current_context().with_resource(working_copy(url, create=create, pushed=pushed))
-    except ProjectError as e:
-        _fail(str(e))
-
-
-def _open_readonly(project: str | None) -> Project:
-    path = _find_project(project)
-    try:
-        return _warn(Project.open(path, readonly=True))
-    except ProjectError as e:
-        _fail(str(e))
-
-
-def _open_writable(project: str | None) -> Project:
-    """The project open for writing; refused with a message when another labeler writes to it."""
-    path = _find_project(project)
-    try:
-        return _warn(Project.open(path))
-    except ProjectError as e:
-        _fail(str(e))
-
-
-def _read_taxonomy(path: str) -> list[str]:
-    """The error types of a taxonomy file: one a line, in order, blank lines skipped."""
-    try:
-        return clean_error_types(Path(path).read_text(encoding="utf-8-sig").splitlines())
-    except UnicodeDecodeError as e:
-        line = Path(path).read_bytes()[: e.start].count(b"\n") + 1
-        _fail(f"{path}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); save it as UTF-8")
-    except OSError as e:
-        _fail(f"{path}: {e.strerror}")
-    except ProjectError as e:
-        _fail(f"{path}: {e}")
-
-
-# How a taxonomy that drops error types in use is refused (see Project.check_error_types).
-TAXONOMY_REFUSAL_HINT = "rename them with `labeler taxonomy rename OLD NEW`, or pass --force to drop them"
-
-
-def _warn(p: Project) -> Project:
-    """Say where the project is when that is risky (a network or removable drive)."""
-    for w in p.warnings:
-        click.echo(f"Warning: {w}", err=True)
-    if p.unsaved_note:
-        click.echo(f"Note: {p.unsaved_note}", err=True)
-    return p
-
-
-def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for v in values:
-        role, sep, name = v.partition("=")
-        if not sep or not role or not name:
-            _fail(f"--column {v!r}: expected ROLE=NAME, e.g. --column label=ground_truth")
-        out[role.strip()] = name
-    return out
-
-
-def _parse_classes(classes: str | None, classes_file: str | None) -> list[str] | None:
-    if classes and classes_file:
-        _fail("give --classes or --classes-file, not both")
-    if classes:
-        return [c.strip() for c in classes.split(",")]
-    if classes_file:
-        try:
-            lines = Path(classes_file).read_text(encoding="utf-8-sig").splitlines()
-        except UnicodeDecodeError as e:
-            line = Path(classes_file).read_bytes()[: e.start].count(b"\n") + 1
-            _fail(f"{classes_file}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); save it as UTF-8")
-        except OSError as e:
-            _fail(f"{classes_file}: {e.strerror}")
-        return [ln.strip() for ln in lines if ln.strip()]
-    return None
-
-
-project_option = click.option("--project", "-p", type=click.Path(dir_okay=False), help="The project file (*.labeler.db).")
-
-
-def _progress_printer():
-    if not sys.stderr.isatty():
-        return None
-    def show(stage: str, frac: float) -> None:
-        bar = "#" * int(30 * frac)
-        click.echo(f"\r{stage:<10} [{bar:<30}] {100 * frac:5.1f}%", err=True, nl=(frac >= 1.0))
-    return show
 
 
 @main.command("import")
@@ -752,218 +641,9 @@ def taxonomy_set(file, force, project):
                    " the decisions keep these names, and the tally counts them as untagged", err=True)
 
 
-@main.group("annotations")
-def annotations_group() -> None:
-    """Other annotators' labels of the project's examples (blind labels), for agreement and
-    human-level error."""
+# the commands defined beside this module: the data behind the errors, and the team store
+from .cli_data import agreement, annotations_group, augment, duplicates, scan, slices  # noqa: E402
+from .cli_team import pull, push, team_group  # noqa: E402
 
-
-@annotations_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--reviewer", required=True, help="Whose labels these are.")
-@click.option("--column", "-c", "columns", multiple=True, metavar="ROLE=NAME",
-              help="Column NAME holds ROLE (id, path, text or label); otherwise found by name as at import.")
-@project_option
-def annotations_import(file, reviewer, columns, project):
-    """Read another annotator's labels (CSV/TSV/JSONL/Parquet: an id column, or the examples' path or
-    text, and a label column) as REVIEWER's blind labels, kept apart from corrections of the given
-    labels. Rows naming unknown examples or classes are refused, with counts and examples, and then
-    nothing is written."""
-    from .core import annotations
-    from .core.importer import ImportProblem
-
-    with _open_writable(project) as p:
-        try:
-            result = annotations.import_file(p, file, reviewer, columns=_parse_columns(columns))
-        except ImportProblem as e:
-            _fail(str(e))
-    for line in result.lines():
-        click.echo(line)
-
-
-@main.command()
-@project_option
-@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--disagreements", is_flag=True, help="List the examples where reviewers disagree (with each"
-              " other or with the reference label), to settle them in review.")
-def agreement(project, split, as_json, disagreements):
-    """How well reviewers agree: each reviewer's error against the reference label (the given label,
-    or the corrected one) with a 95% interval, Cohen's kappa per pair, Krippendorff's alpha, the
-    cleanlab consensus and annotator quality, and the human-level error the dashboard decides with.
-
-    JSON: {split, reviewers: [{name, labeled, error_vs_reference, ci95, quality}], pairs: [{a, b,
-    common, agreement, kappa}], alpha, consensus: {labeled, differs_from_reference, ...}, per_class,
-    human}."""
-    from .core import agreement as agreementmod
-
-    with _open_readonly(project) as p:
-        if disagreements:
-            ids = agreementmod.disagreements(p, split)
-            click.echo(json.dumps(ids) if as_json else "\n".join(ids) if ids else "no disagreements")
-            return
-        result = agreementmod.compute(p, split)
-    if as_json:
-        data = result.to_json()
-        if data.get("consensus"):
-            data["consensus"].pop("labels", None)
-        click.echo(json.dumps(data, indent=2))
-        return
-    for line in result.lines():
-        click.echo(line)
-
-
-# -- where errors come from in the data (labeler.core.quality) ------------------------------------
-
-@main.command()
-@project_option
-@click.option("--split", default="all", show_default=True, type=click.Choice(["all", "train", "dev", "test"]),
-              help="Scan the images of this split only.")
-@click.option("--workers", type=click.IntRange(min=1), help="Threads (default: one per core).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def scan(project, split, workers, as_json):
-    """Measure every image with OpenCV (sharpness, brightness, contrast, dark and bright fractions,
-    entropy, size, aspect, grayscale, a perceptual and an exact hash) and store the results with the
-    project; flag blurry, dark, bright, low_information, odd_size, odd_aspect and grayscale images
-    with thresholds that adapt to the dataset (shown with the counts).
-
-    Only new or changed files are measured again; a cancelled scan (Ctrl-C) keeps what it measured
-    and the next one resumes. JSON: {measured, failed: {reason: n}, flagged: {flag: n}, thresholds,
-    rules, scanned_now, unchanged, seconds}."""
-    from .core.quality import scan as scanmod
-
-    with _open_writable(project) as p:
-        show = _progress_printer()
-        try:
-            result = scanmod.scan(p, split=None if split == "all" else split, workers=workers,
-                                  progress=(lambda done, total: show("scan", done / total if total else 1.0))
-                                  if show else None)
-        except (scanmod.ScanCancelled, KeyboardInterrupt):
-            _fail("scan cancelled; the images measured so far are kept and the next scan resumes")
-        s = scanmod.summary(p)
-    if as_json:
-        click.echo(json.dumps({**s.to_json(), "scanned_now": result.scanned, "unchanged": result.unchanged,
-                               "seconds": round(result.seconds, 3)}, indent=2))
-        return
-    click.echo(f"{result.scanned} images measured now, {result.unchanged} unchanged since the last scan"
-               f" ({result.seconds:.1f} s)")
-    for line in s.lines():
-        click.echo(line)
-
-
-@main.command()
-@project_option
-@click.option("--split", default="dev", show_default=True, type=click.Choice(["train", "dev", "test"]))
-@click.option("--limit", type=click.IntRange(min=0), help="At most N slices (the most significant).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def slices(project, split, limit, as_json):
-    """Where the errors of a split concentrate: the error rate of every slice (each scan flag, the
-    quartiles of each scanned property, each class, each metadata column with at most 50 values)
-    with its Wilson 95% interval, its lift over the split's rate, Fisher's exact test against the
-    rest of the split and Benjamini-Hochberg q-values over all the slices; most significant first.
-    Flags and properties need `labeler scan` first.
-
-    JSON: [{slice, kind, n, errors, error_rate, ci95, lift, p_value, q_value}], sorted by q then lift."""
-    from .core.quality import slices as slicesmod
-
-    with _open_readonly(project) as p:
-        report = slicesmod.compute(p, split)
-    if as_json:
-        click.echo(json.dumps(report.to_json()[:limit] if limit is not None else report.to_json(), indent=1))
-        return
-    for line in report.lines(limit):
-        click.echo(line)
-
-
-@main.command()
-@project_option
-@click.option("--max-distance", type=click.IntRange(0, 31), default=8, show_default=True,
-              help="Near duplicates: perceptual hashes at most this many bits apart (of 64).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def duplicates(project, max_distance, as_json):
-    """Groups of exact duplicates (identical pixels) and near duplicates (perceptual hashes within
-    --max-distance bits) among the scanned images, found without comparing all pairs; a group leaks
-    when it spans train and dev or test, and conflicts when its given labels differ. Needs
-    `labeler scan` first.
-
-    JSON: [{kind: exact|near, members: [{id, split, label}], leak, conflict, distance}], leaking and
-    conflicting groups first."""
-    from .core.quality import duplicates as dupmod
-
-    with _open_readonly(project) as p:
-        report = dupmod.find(p, max_distance=max_distance)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1))
-        return
-    for line in report.lines():
-        click.echo(line)
-
-
-@main.command()
-@project_option
-@click.option("--slice", "slice_name", metavar="NAME", help="The training examples in this slice (see `labeler slices --split train`).")
-@click.option("--category", metavar="NAME", help="The training examples of this class (or tagged with this error type).")
-@click.option("--ops", required=True, help="Comma-separated: " + "blur, motion_blur, fog, noise, low_light, jpeg, rotate.")
-@click.option("--per-image", type=click.IntRange(min=1), default=1, show_default=True, help="Copies per image and op.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The same seed writes the same files.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The folder to write into.")
-def augment(project, slice_name, category, ops, per_image, seed, out_dir):
-    """Write augmented copies (OpenCV: Gaussian or motion blur, fog, noise, low light, JPEG
-    artefacts, a small rotation) of the training examples in a slice or a category into OUT/images,
-    and OUT/augmented.csv (path, label, source_id, op, params) to append to the training set.
-    Deterministic for a seed."""
-    from .core.quality import augment as augmod
-
-    try:
-        names = augmod.parse_ops(ops)
-        with _open_readonly(project) as p:
-            result = augmod.augment(p, out_dir, ops=names, slice_name=slice_name, category=category,
-                                    per_image=per_image, seed=seed)
-    except augmod.AugmentProblem as e:
-        _fail(str(e))
-    for line in result.lines():
-        click.echo(line)
-
-
-# -- the team store (PostgreSQL) ---------------------------------------------------------------
-# A server project is named by postgresql://[user@]host[:port]/dbname?project=NAME; a password goes
-# in ~/.pgpass or PGPASSWORD, and none is ever printed.
-
-@main.command()
-@click.argument("local", type=click.Path(dir_okay=False))
-@click.argument("url")
-def push(local, url):
-    """Copy the local project LOCAL into PostgreSQL at URL (postgresql://[user@]host[:port]/dbname?project=NAME),
-    in one transaction. Pushing a pulled copy back merges by example: the newer decision wins, the
-    events of both sides are kept."""
-    from .core import store_pg
-
-    click.echo(store_pg.push(local, url).describe())
-
-
-@main.command()
-@click.argument("url")
-@click.argument("local", type=click.Path(dir_okay=False))
-def pull(url, local):
-    """Make the local project file LOCAL from the project at URL (never overwrites a file)."""
-    from .core import store_pg
-
-    click.echo(store_pg.pull(url, local).describe())
-
-
-@main.group("team")
-def team_group() -> None:
-    """A project shared on a PostgreSQL server."""
-
-
-@team_group.command("grant-reviewer")
-@click.argument("url")
-@click.argument("name")
-@click.option("--nologin", is_flag=True, help="Make the role a group (no login), for members granted it.")
-def team_grant_reviewer(url, name, nologin):
-    """Let role NAME review the project at URL: write decisions, events, reviewer labels and sessions,
-    never change or delete examples, the taxonomy or meta (the role is made when missing)."""
-    from .core import store_pg
-
-    for statement in store_pg.grant_reviewer(url, name, login=not nologin):
-        click.echo(statement + ";")
+for _command in (annotations_group, agreement, scan, slices, duplicates, augment, push, pull, team_group):
+    main.add_command(_command)

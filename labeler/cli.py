@@ -18,7 +18,7 @@ from .core import files, mapping, stats
 from .core import tally as tallymod
 from .core.importer import ImportProblem, import_predictions
 from .core.store import ErrorTypesInUse, Project, ProjectError, default_project_path, location_warnings
-from .core.workcopy import is_pg_url
+from .core.urls import is_pg_url
 from .cli_common import (PROJECT_SUFFIX, TAXONOMY_REFUSAL_HINT, _fail, _find_project, _open_readonly, _open_writable,
                          _parse_classes, _parse_columns, _progress_printer, _read_taxonomy, _team_copy, _warn,
                          project_option)

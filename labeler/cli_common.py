@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .core.store import Project, ProjectError, clean_error_types
-from .core.workcopy import is_pg_url
+from .core.urls import is_pg_url
 
 PROJECT_SUFFIX = ".labeler.db"
 

@@ -46,7 +46,7 @@ from psycopg import sql
 from . import fileops
 from .problems import TeamStoreError
 from .store import Project
-from .workcopy import is_pg_url  # noqa: F401  (named here too)
+from .urls import is_pg_url  # noqa: F401  (named here too)
 # A schema name that needs no thought anywhere (psql, pg_dump -n, file names of backups).
 PROJECT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 MIGRATIONS_TABLE = "_sqlite_migrations"

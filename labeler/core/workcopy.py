@@ -17,14 +17,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .problems import TeamStoreError
+from .urls import is_pg_url  # noqa: F401  (named here for the CLI)
 
 NAME = "project.labeler.db"
-SCHEMES = ("postgresql", "postgres")
-
-
-def is_pg_url(text) -> bool:
-    """Whether ``--project`` names a project on a PostgreSQL server rather than a file."""
-    return isinstance(text, str) and "://" in text and text.split("://", 1)[0].lower() in SCHEMES
 
 
 def _stamp(path: Path) -> tuple:

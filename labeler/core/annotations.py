@@ -143,8 +143,8 @@ def import_file(project: Project, path: str | os.PathLike, reviewer: str, *,
     if key is None:
         raise ImportProblem(f"{path}: no id, path or text column to match the project's examples by; columns"
                             f" found: {', '.join(table.columns)}. Name it with --column id=NAME")
-    keys = _text(table, cmap.roles[key])
-    given = _text(table, cmap.roles["label"])
+    keys = table.texts(cmap.roles[key])
+    given = table.texts(cmap.roles["label"])
     project_keys = examples.column(key).to_pylist()
     ids = examples.column("id").to_pylist()
     by_key: dict[str, str] = {}
@@ -200,12 +200,3 @@ def import_file(project: Project, path: str | os.PathLike, reviewer: str, *,
         )
     result.labeled = len(rows)
     return result
-
-
-def _text(table: formats.Table, column: str) -> list[str]:
-    frame = table.frame
-    if isinstance(frame, formats.ArrowColumns):
-        return frame.text(column).to_pylist()
-    return ["" if v is None else str(v) for v in frame[column].tolist()]
-
-

@@ -40,7 +40,7 @@ class BlindChange:
     after: str | None
 
 
-Listener = Callable[[str], None]  # "moved" or "labeled"
+Listener = Callable[[str, tuple], None]  # ("moved", ()) or ("labeled", the example ids labeled)
 
 
 class OwnLabelSession:
@@ -98,9 +98,9 @@ class OwnLabelSession:
     def subscribe(self, fn: Listener) -> None:
         self._listeners.append(fn)
 
-    def _emit(self, what: str) -> None:
+    def _emit(self, what: str, ids: tuple = ()) -> None:
         for fn in list(self._listeners):
-            fn(what)
+            fn(what, ids)
 
     # -- keys --------------------------------------------------------------------------------
     def choose(self, key: int) -> None:
@@ -181,7 +181,7 @@ class OwnLabelSession:
         if record:
             self._undo.append([BlindChange(eid, before[eid], label) for eid, label in labels.items()])
             self._redo.clear()
-        self._emit("labeled")
+        self._emit("labeled", tuple(labels))
 
     def _goto(self, eid: str) -> None:
         if eid in self.items:

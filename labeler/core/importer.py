@@ -12,9 +12,7 @@ written then.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,14 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import columns as colmod
-from . import columnar, fileops, files, formats, mapping
+from . import columnar, fileops, files, formats, mapping, sources
 from . import store as store_mod
-from .formats import Table, preview, read_table  # noqa: F401  (preview: for the window)
+from .formats import preview, read_table  # noqa: F401  (the window's, and tests')
 from .examples import SPLIT_VALUES, SPLITS, Examples, _dictionary, build_examples, concat, merged_classes  # noqa: F401
 from .probs import ProbColumns  # noqa: F401  (tests tune its refill size here)
 from .problems import ImportCancelled, ImportProblem, MissingColumns  # noqa: F401
-from .store import TOPK, Project, ProjectError, default_project_path, now_iso
+from .store import TOPK, Project, default_project_path, now_iso
 
 Progress = Callable[[str, float], None]
 
@@ -113,10 +110,10 @@ def import_predictions(
     examples (reviews, keyed by id, are kept), importing another adds it (``add`` insists the project
     exists). A file is read with the columns and split recorded at its last import unless ``columns``
     or ``split`` are given, which then replace the record (the summary says so)."""
-    sources = [Path(s).resolve() for s in (source if isinstance(source, (list, tuple)) else [source])]
-    if not sources:
+    named_paths = [Path(s).resolve() for s in (source if isinstance(source, (list, tuple)) else [source])]
+    if not named_paths:
         raise ImportProblem("no predictions file to import")
-    project_path = Path(project_path) if project_path else default_project_path(sources[0])
+    project_path = Path(project_path) if project_path else default_project_path(named_paths[0])
     report = progress or (lambda stage, frac: None)
 
     def check_cancel():
@@ -124,24 +121,25 @@ def import_predictions(
             raise ImportCancelled()
 
     if add and not project_path.exists():
-        raise ImportProblem(f"--add: there is no project at {project_path} to add {sources[0].name} to;"
+        raise ImportProblem(f"--add: there is no project at {project_path} to add {named_paths[0].name} to;"
                             " import without --add first")
-    twice = [s.name for s in sources if sum(mapping.same_path(s, t) for t in sources) > 1]
+    twice = [s.name for s in named_paths if sum(mapping.same_path(s, t) for t in named_paths) > 1]
     if twice:
         raise ImportProblem(f"{twice[0]} is named twice")
-    recorded = _recorded(project_path)
+    recorded = sources.recorded(project_path)
     # every file the project holds is read again (its examples are stored with the new ones), the
     # files named here with the options given now
-    def named(s: Path, m: mapping.FileMapping | None) -> _Job:
-        return _Job(s, m, dict(columns) if columns else (dict(m.given) if m else {}),
-                    split if split is not None else (m.split if m else split_from_name(s)), named=True)
+    def named(s: Path, m: mapping.FileMapping | None) -> sources.Job:
+        return sources.Job(s, m, dict(columns) if columns else (dict(m.given) if m else {}),
+                           split if split is not None else (m.split if m else sources.split_from_name(s)),
+                           named=True)
 
     # the files the project holds, in their order (a file named now in its place), then the new ones
-    jobs: list[_Job] = []
+    jobs: list[sources.Job] = []
     for m in recorded:
-        s = next((s for s in sources if mapping.same_path(m.path, s)), None)
-        jobs.append(_Job(Path(m.path), m, dict(m.given), m.split, named=False) if s is None else named(s, m))
-    jobs += [named(s, None) for s in sources if mapping.find(recorded, s) is None]
+        s = next((s for s in named_paths if mapping.same_path(m.path, s)), None)
+        jobs.append(sources.Job(Path(m.path), m, dict(m.given), m.split, named=False) if s is None else named(s, m))
+    jobs += [named(s, None) for s in named_paths if mapping.find(recorded, s) is None]
     notes: list[str] = []
     # the files named now first: their problems are the ones to report
     order = sorted(range(len(jobs)), key=lambda i: not jobs[i].named)
@@ -156,10 +154,10 @@ def import_predictions(
             raise ImportProblem(
                 f"{job.path}: no such file; the project {project_path.name} holds it (imported before), so it is"
                 " read again with every import. Put it back, or make a new project without it")
-        read[i] = (job, *_read_one(job, notes))
+        read[i] = (job, *sources.read_one(job, notes))
         check_cancel()
     # a predictions file for the images of a folder the project holds joins the folder's examples
-    attached = _attach(read, notes)
+    attached = sources.attach(read, notes)
     for i in order:
         if read[i] is None:
             continue
@@ -167,13 +165,13 @@ def import_predictions(
         folder_alone = job.kind == "folder" and not any(a.attached_to == str(job.path) for a in attached)
         built[i] = build_examples(table, cmap, split=job.split, predictions=not folder_alone,
                                   classes=classes if classes is not None or not folder_alone
-                                  else _folder_classes(job, table))
+                                  else sources.folder_classes(job, table))
         check_cancel()
     read = [r for r in read if r is not None]
     built = [b for b in built if b is not None]
     report("checking", 0.3)
     if not add:
-        read, built = _replacements(read, built, notes)
+        read, built = sources.replacements(read, built, notes)
     jobs = [j for j, _, _ in read]
     several = len(jobs) > 1
     if several:
@@ -189,8 +187,8 @@ def import_predictions(
             prefix = held.id_prefix if held is not None else (f"{job.path.name}:" if several else "")
             if prefix:
                 ex.ids = pc.binary_join_element_wise(prefix, ex.ids, "")
-        if several and ex.path is not None and _base_dir(job.path) != _base_dir(jobs[0].path):
-            ex.path = _absolute(ex.path, _base_dir(job.path))
+        if several and ex.path is not None and sources.base_dir(job.path) != sources.base_dir(jobs[0].path):
+            ex.path = sources.absolute(ex.path, sources.base_dir(job.path))
         counts = np.bincount(ex.split.indices.to_numpy(zero_copy_only=False), minlength=3).tolist()
         records.append(mapping.FileMapping(
             path=str(job.path), kind=job.kind, gz=formats.kind_of(job.path).gz,
@@ -203,214 +201,11 @@ def import_predictions(
     ex = built[0] if len(built) == 1 else concat([(j.path, e) for (j, _, _), e in zip(read, built)])
     report("writing", 0.55)
     summary = _write(project_path, jobs[0].path, ex, train_file, report, check_cancel, records)
-    summary.source = sources[0]
-    summary.sources = len(sources)
+    summary.source = named_paths[0]
+    summary.sources = len(named_paths)
     summary.files = [r.describe() for r in records]
     summary.notes = notes
     return summary
-
-
-def split_from_name(path: Path) -> str | None:
-    """The split a file's name says, for a file without a split column: ``train.csv``,
-    ``preds_val.parquet`` and ``test-2024.jsonl`` say train, dev and test; ``preds.csv`` says nothing."""
-    stem = path.name.split(".", 1)[0].lower()
-    found = {SPLIT_VALUES[w] for w in re.split(r"[\s_\-]+", stem) if w in SPLIT_VALUES}
-    return found.pop() if len(found) == 1 else None
-
-
-@dataclass
-class _Job:
-    """One file to read in an import: its record from an earlier import, the options to read it with."""
-
-    path: Path
-    mapping: mapping.FileMapping | None
-    given: dict[str, str]
-    split: str | None
-    named: bool  # named in this import (else: held by the project, read again as it was)
-    replaces: mapping.FileMapping | None = None  # a file of the project this one takes the place of
-
-    @property
-    def kind(self) -> str:
-        return formats.kind_of(self.path).name
-
-
-def _replacements(read: list, built: list[Examples], notes: list[str]) -> tuple[list, list[Examples]]:
-    """A new file holding mostly the same examples as a file of the project (the same ids, or the
-    same paths or texts where there are no ids) is that file's new version (a new model's
-    predictions): it takes its place instead of joining it."""
-    dropped: set[int] = set()
-    for i, ((job, _, cmap), ex) in enumerate(zip(read, built)):
-        if not job.named or job.mapping is not None:
-            continue
-        for j, ((old, _, old_cmap), old_ex) in enumerate(zip(read, built)):
-            if old.named or j in dropped:
-                continue
-            a, b = _keys(ex, cmap), _keys(old_ex, old_cmap)
-            if a is None or b is None or not len(a) or not len(b):
-                continue
-            common = pc.sum(pc.is_in(a, value_set=b)).as_py() or 0
-            if 2 * common >= min(len(a), len(b)):
-                dropped.add(j)
-                job.replaces = old.mapping
-                notes.append(f"{job.path.name} replaces {old.path.name} in the project ({common} of its"
-                             f" {len(b)} examples are in both); reviews are kept by id")
-                break
-    keep = [k for k in range(len(read)) if k not in dropped]
-    return [read[k] for k in keep], [built[k] for k in keep]
-
-
-def _keys(ex: Examples, cmap: colmod.ColumnMap) -> pa.Array | None:
-    """What identifies the examples of a file: its ids where it has an id column, else its paths or
-    texts."""
-    if "id" in cmap.roles:
-        return ex.ids
-    return ex.path if ex.path is not None else ex.text
-
-
-def _folder_classes(job: _Job, table: Table) -> list[str]:
-    """A folder's class order without --classes: its class folders' names, sorted (as torchvision's
-    ImageFolder numbers them)."""
-    from .formats import folder
-
-    found = folder.classes_of(table)
-    if not found:
-        raise ImportProblem(f"{job.path}: no class folders (DIR/<class>/image.jpg) and no --classes: name the"
-                            " classes to label with, e.g. --classes cat,dog,bird")
-    return found
-
-
-def _attach(read: list, notes: list[str]) -> list[mapping.FileMapping]:
-    """Predictions files for the images of a folder the project holds: their columns (prediction,
-    probabilities, metadata) join the folder's table row by row, matched by id or path (relative to the
-    folder); the folder's own id, path, label and split win. Such a file adds no examples; its record
-    says which folder it belongs to. Every image of the folder needs its prediction."""
-    folders = [(k, r) for k, r in enumerate(read) if r is not None and r[0].kind == "folder"]
-    out = []
-    if not folders:
-        return out
-    for k, entry in enumerate(read):
-        if entry is None or entry[0].kind == "folder":
-            continue
-        job, table, cmap = entry
-        target = None
-        if job.mapping is not None and job.mapping.attached_to:
-            target = next((f for f in folders if mapping.same_path(f[1][0].path, job.mapping.attached_to)), None)
-        elif job.mapping is None:
-            target = next((f for f in folders if _matches(f[1][1], f[1][0].path, table, cmap, job.path) > 0.5), None)
-        if target is None:
-            continue
-        fk, (fjob, ftable, fcmap) = target
-        combined, ccmap = _joined(fjob.path, ftable, job.path, table, cmap)
-        read[fk] = (fjob, combined, ccmap)
-        read[k] = None
-        notes.append(f"{job.path.name}: the predictions of the images of {fjob.path.name}")
-        out.append(mapping.FileMapping(
-            path=str(job.path), kind=job.kind, gz=formats.kind_of(job.path).gz, delimiter=table.delimiter,
-            roles=dict(cmap.roles), prob_columns=dict(cmap.prob_columns), given=job.given, rows=0,
-            attached_to=str(fjob.path), imported_at=now_iso() if job.named else job.mapping.imported_at))
-    return out
-
-
-def _keys_of(folder: Path, table: Table, cmap: colmod.ColumnMap, path: Path) -> list[str] | None:
-    """The images a predictions file names, as paths relative to ``folder`` (by its id, else its path)."""
-    if "id" in cmap.roles:
-        return table.frame.text(cmap.roles["id"]).to_pylist() if hasattr(table.frame, "text") else \
-            [str(v) for v in table.frame[cmap.roles["id"]].tolist()]
-    if "path" not in cmap.roles:
-        return None
-    cells = table.frame.text(cmap.roles["path"]).to_pylist() if hasattr(table.frame, "text") else \
-        [str(v) for v in table.frame[cmap.roles["path"]].tolist()]
-    out = []
-    for c in cells:
-        full = os.path.normpath(os.path.join(str(path.parent), os.path.expanduser(c)))
-        out.append(os.path.relpath(full, str(folder)).replace(os.sep, "/"))
-    return out
-
-
-def _matches(ftable: Table, folder: Path, table: Table, cmap: colmod.ColumnMap, path: Path) -> float:
-    keys = _keys_of(folder, table, cmap, path)
-    if not keys:
-        return 0.0
-    ids = set(ftable.frame.text("id").to_pylist())
-    return sum(k in ids for k in keys) / len(keys)
-
-
-def _joined(folder: Path, ftable: Table, path: Path, table: Table, cmap: colmod.ColumnMap):
-    """The folder's table with the predictions file's other columns, row by row."""
-    keys = _keys_of(folder, table, cmap, path)
-    ids = ftable.frame.text("id").to_pylist()
-    at = {k: i for i, k in enumerate(keys)}
-    missing = [i for i in ids if i not in at]
-    if missing:
-        raise ImportProblem(
-            f"{path}: no prediction for {len(missing)} of the {len(ids)} images of {folder} (e.g."
-            f" {', '.join(repr(m) for m in missing[:3])}); every image needs one (matched by id or path)")
-    order = pa.array([at[i] for i in ids])
-    theirs = table.frame._table if isinstance(table.frame, formats.ArrowColumns) else \
-        pa.Table.from_pandas(table.frame, preserve_index=False)
-    mine = ftable.frame._table
-    skip = {cmap.roles.get(r) for r in ("id", "path", "text", "label", "split")} | set(mine.column_names)
-    columns = {name: mine.column(name) for name in mine.column_names}
-    for name in theirs.column_names:
-        if name not in skip:
-            columns[name] = theirs.column(name).take(order)
-    joined = pa.table(columns)
-    roles = {r: c for r, c in cmap.roles.items() if r not in ("id", "path", "text", "label", "split")}
-    roles.update({r: r for r in ("id", "path", "label", "split") if r in mine.column_names})
-    floats = {c for c in table.float_columns if c in columns}
-    new = Table(folder, list(columns), formats.ArrowColumns(joined), first_line=0, float_columns=floats)
-    return new, colmod.ColumnMap(roles, {k: v for k, v in cmap.prob_columns.items() if v in columns})
-
-
-def _recorded(project_path: Path) -> list[mapping.FileMapping]:
-    """The files a project holds; for a project made before files were recorded, its one source."""
-    if not project_path.exists():
-        return []
-    with contextlib.suppress(ProjectError):
-        with Project.open(project_path, readonly=True) as old:
-            return mapping.files_of(old)
-    return []
-
-
-def _read_one(job: _Job, notes: list[str]) -> tuple[Table, colmod.ColumnMap]:
-    """Read one file and find its columns: the options given now, else those recorded."""
-    source, overrides = job.path, job.given
-    if job.named and job.mapping is not None and job.mapping.given != overrides:
-        was = ", ".join(f"{r}={c}" for r, c in job.mapping.given.items()) or "found by name"
-        now = ", ".join(f"{r}={c}" for r, c in overrides.items()) or "found by name"
-        notes.append(f"{source.name}: the column mapping recorded at its last import ({was}) is replaced ({now})")
-    elif job.named and job.mapping is not None and overrides:
-        notes.append(f"{source.name}: read with the columns recorded at its last import ("
-                     + ", ".join(f"{r}={c}" for r, c in overrides.items()) + ")")
-
-    def float_cols(header: list[str]) -> set[str]:
-        try:
-            cmap = colmod.detect(header, overrides)
-        except ValueError as e:
-            raise ImportProblem(f"{source}: {e}") from None
-        out = set(cmap.prob_columns.values())
-        if "confidence" in cmap.roles:
-            out.add(cmap.roles["confidence"])
-        return out
-
-    delimiter = job.mapping.delimiter if job.mapping is not None else None
-    table = read_table(source, float_columns=float_cols, delimiter=delimiter)
-    try:
-        cmap = colmod.detect(table.columns, overrides)
-    except ValueError as e:
-        raise ImportProblem(f"{source}: {e}") from None
-    if "probs" in cmap.roles and "probs" not in overrides:
-        first = table.frame[cmap.roles["probs"]].iloc[0]
-        if not isinstance(first, (list, np.ndarray)) and not (isinstance(first, str) and first.strip().startswith("[")):
-            del cmap.roles["probs"]  # a column called "scores" that holds no lists is metadata
-            cmap = colmod.ColumnMap(cmap.roles, colmod.detect(table.columns, overrides).prob_columns)
-    return table, cmap
-
-
-def _absolute(paths: pa.Array, folder: Path) -> pa.Array:
-    """Relative paths made absolute against ``folder`` (a file beside others in another folder)."""
-    return pa.array([p if not p or os.path.isabs(os.path.expanduser(p)) else os.path.join(str(folder), p)
-                     for p in paths.to_pylist()], pa.string())
 
 
 def examples_table(ex: Examples, *, with_topk: bool = False) -> pa.Table:
@@ -544,11 +339,6 @@ def _finish_target(t: _Target, project_path: Path, *, failed: bool) -> None:
         _release_final_lock(t.final_lock, project_path)
 
 
-def _base_dir(source: Path) -> Path:
-    """What relative paths are relative to: a predictions file's folder, or the folder of images."""
-    return source if source.is_dir() else source.parent
-
-
 def _write(project_path, source, ex: Examples, train_file, report, check_cancel,
            records: list[mapping.FileMapping]) -> ImportSummary:
     # Work handed to other threads (Arrow encoding, the file listing, an early flush: all let go of
@@ -565,7 +355,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
     encoding = pool.submit(columnar.encode, examples_table(ex, with_topk=not keep_probs))
     listing = None
     if ex.path is not None and n <= CHECK_FILES_UP_TO:
-        listing = pool.submit(files.missing_files, _base_dir(source), ex.path)
+        listing = pool.submit(files.missing_files, sources.base_dir(source), ex.path)
     scores = None
     if ex.probs is not None and not keep_probs:
         # the matrix will not be kept, so rank now, while it is here
@@ -631,7 +421,7 @@ def _write_using(pool: ThreadPoolExecutor, project_path, source, ex: Examples, t
                 project.set_meta("ranking", {}, conn=c)
             project.set_meta("classes", ex.classes, conn=c)
             project.set_meta("source", str(source), conn=c)
-            project.set_meta("base_dir", str(_base_dir(source)), conn=c)
+            project.set_meta("base_dir", str(sources.base_dir(source)), conn=c)
             project.set_meta("has_probs", ex.probs is not None, conn=c)
             project.set_meta("probs_layout", store_mod.PROBS_LAYOUT if keep_probs else "", conn=c)
             project.set_meta("columns", records[0].given, conn=c)  # (read by projects of earlier versions)

@@ -94,18 +94,20 @@ class LabelSession(OwnLabelSession):
         probs = project.probabilities()
         if not project.classes:
             raise ProjectError("the project has no classes to label with: import the folder with --classes a,b,c")
-        self.frame = frame
-        self._pred = dict(zip(frame["id"].tolist(), frame["pred"].tolist()))
-        row = dict(zip(frame["id"].tolist(), frame["row"].tolist()))
+        items = ordered(frame, probs, spec)
+        # what the keys need, for the queue's examples only (counted once: not on every key press)
+        queued = frame.set_index("id").loc[items, ["row", "pred"]] if items else frame.iloc[:0].set_index("id")
+        self._pred = dict(zip(items, queued["pred"].tolist()))
         self._prob = {}
         if probs is not None:
             index = {c: i for i, c in enumerate(project.classes)}
-            self._prob = {eid: float(probs[row[eid], index[p]]) for eid, p in self._pred.items()
+            self._prob = {eid: float(probs[r, index[p]]) for eid, r, p in zip(items, queued["row"], queued["pred"])
                           if isinstance(p, str) and p in index}
-        self._given = dict(zip(frame["id"].tolist(), frame["label"].tolist()))
+        self._given_counts = Counter(v for v in frame["label"].tolist() if isinstance(v, str))
         self._clock = clock
         self._times: list[float] = []
-        super().__init__(project, spec, reviewer or default_reviewer(), ordered(frame, probs, spec))
+        super().__init__(project, spec, reviewer or default_reviewer(), items)
+        self._suggested = Counter(self._suggested_of(e) for e in items)  # the queue per suggested class
 
     def suggestion(self, example_id: str | None = None) -> tuple[str, float | None] | None:
         """The model's suggested class and its probability, where there is a prediction."""
@@ -139,10 +141,11 @@ class LabelSession(OwnLabelSession):
     def progress(self) -> dict:
         """Per class, the examples labeled (given, or by this reviewer); per suggested class, the
         queue's examples still unlabeled; and how many of the queue are done."""
-        labeled: Counter = Counter(v for v in self._given.values() if isinstance(v, str))
-        mine = annotations.labels(self.project).get(self.reviewer, {})
-        labeled.update(mine[e] for e in self.items if e in mine)
-        left = [e for e in self.items if e not in mine]
-        unlabeled = Counter(self._pred.get(e) if isinstance(self._pred.get(e), str) else "" for e in left)
-        return {"labeled": dict(labeled), "unlabeled": dict(unlabeled), "done": len(self.items) - len(left),
+        labeled = self._given_counts + Counter(self._labels.values())  # (this reviewer's labels of the queue)
+        unlabeled = self._suggested - Counter(self._suggested_of(e) for e in self._labels)
+        return {"labeled": dict(labeled), "unlabeled": dict(unlabeled), "done": len(self._labels),
                 "total": len(self.items)}
+
+    def _suggested_of(self, eid: str) -> str:
+        p = self._pred.get(eid)
+        return p if isinstance(p, str) else ""

@@ -45,12 +45,9 @@ class GridQueue:
         self.session = session
         self.project = session.project
         self.items = session.items
-        self.refresh()
-
-    def refresh(self) -> None:
-        s = self.session
-        self.frame = pd.DataFrame({"label": [s.label_of(e) for e in self.items],
-                                   "pred": [(s.suggestion(e) or (None,))[0] for e in self.items]}, dtype=object)
+        # read by the grid once; a label given later reaches it through QueueModel.set_given
+        self.frame = pd.DataFrame({"label": [session.label_of(e) for e in self.items],
+                                   "pred": [(session.suggestion(e) or (None,))[0] for e in self.items]}, dtype=object)
         self._row = {eid: i for i, eid in enumerate(self.items)}
 
     @property
@@ -173,7 +170,7 @@ class BlindWindow(QMainWindow):
         self.item_view.refresh()
 
     def _bind(self) -> None:
-        actions = {"pick": self.pick, "skip": self._skip, "prev": self._prev,
+        actions = {"pick": self.pick, "skip": self.session.skip, "prev": self.session.prev,
                    "undo": self.session.undo, "redo": self.session.redo, "accept": self._accept,
                    "grid": self.toggle_grid, "single": self._open_current}
         self._moves: list[QShortcut] = []  # arrow keys: the grid's own while it is shown
@@ -204,14 +201,6 @@ class BlindWindow(QMainWindow):
             self.session.accept_many(self.grid.selected_ids())
         else:
             self.session.accept_suggestion()
-
-    def _skip(self) -> None:
-        if not self.grid_shown():  # (in the grid the arrows move the grid's cursor)
-            self.session.skip()
-
-    def _prev(self) -> None:
-        if not self.grid_shown():
-            self.session.prev()
 
     # -- the grid (labeling from scratch) ------------------------------------------------------
     def grid_shown(self) -> bool:
@@ -265,11 +254,11 @@ class BlindWindow(QMainWindow):
         self.picker = dialog
         dialog.open()
 
-    def _changed(self, what: str) -> None:
+    def _changed(self, what: str, ids: tuple) -> None:
         self.panel.refresh()
         if self.grid_shown():
-            self.queue.refresh()  # the labels under the thumbnails
-            self.grid.model_.set_session(self.queue)
+            for eid in ids:  # the labels under those thumbnails
+                self.grid.model_.set_given(eid, self.session.label_of(eid))
             self.grid.select_row(self.session.position)
         elif what == "moved":
             self.item_view.refresh()

@@ -73,6 +73,14 @@ class QueueModel(QAbstractListModel):
             return f"{eid}\ngiven: {given}\npredicted: {pred}\n{self.path(index.row()) or ''}".strip()
         return None
 
+    def set_given(self, eid: str, label: str | None) -> None:
+        """A new label under one thumbnail (labeling): that cell is redrawn, nothing is read again."""
+        row = self._row.get(eid)
+        if row is not None:
+            self._given[row] = label
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index)
+
     def labels(self, row: int) -> tuple[str, str]:
         g, p = self._given[row], self._pred[row]
         return ("unlabeled" if g is None else str(g)), ("—" if p is None else str(p))

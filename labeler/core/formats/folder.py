@@ -81,4 +81,4 @@ def read(folder: Path) -> Table:
 
 def classes_of(table: Table) -> list[str]:
     """The class order of a folder: its class folders' names, sorted."""
-    return sorted({v for v in table.frame.text("label").to_pylist() if v})
+    return sorted({v for v in table.texts("label") if v})

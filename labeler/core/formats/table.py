@@ -65,6 +65,14 @@ class Table:
     find_lines: Callable[[], list[int] | None] | None = None  # computes ``lines`` when first needed
     delimiter: str | None = None  # a delimited file's, as read
 
+    def texts(self, column: str) -> list[str]:
+        """One column's cells as exact strings (the rule of :mod:`labeler.core.formats.cells`)."""
+        if isinstance(self.frame, ArrowColumns):
+            return self.frame.text(column).to_pylist()
+        from .cells import text_value
+
+        return [text_value(v) for v in self.frame[column].tolist()]
+
     def where(self, row: int) -> str:
         if self.find_lines is not None:
             self.lines, self.find_lines = self.find_lines(), None

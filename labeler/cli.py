@@ -528,9 +528,16 @@ def restore(project, list_only, unsaved, backup):
 
     Decisions made while the project file was deleted or replaced under the window are kept in a
     recovery file that the window names; --unsaved FILE writes them into the project (after a
-    restore, say), and renames FILE to FILE.applied."""
+    restore, say), and renames FILE to FILE.applied.
+
+    A team project (--project postgresql://...?project=NAME) is restored from the server's own
+    backups: before each push that changes the project, the server copies it into a schema
+    NAME__backup_TIME (the last 5 are kept); the state a restore replaces is kept as
+    NAME__replaced_TIME. Only the project's owner may restore it."""
     from .core import backup as backupmod
 
+    if is_pg_url(project) and not unsaved:
+        return _restore_team(project, list_only, backup)
     path = _find_project(project)
     if unsaved:
         with _open_writable(str(path)) as p:
@@ -553,6 +560,24 @@ def restore(project, list_only, unsaved, backup):
     click.echo(f"Restored {done.project} from {done.backup}")
     for m in done.moved_aside:
         click.echo(f"  the file that was there is kept as {m}")
+
+
+def _restore_team(url: str, list_only: bool, backup: str | None) -> None:
+    from .core import pg_backup
+
+    try:
+        if list_only:
+            found = pg_backup.list_backups(url)
+            if not found:
+                click.echo(f"no backups of {pg_backup.store_pg.redact(url)} yet (made on the server before a push changes it)")
+            for b in found:
+                click.echo(f"{b.name}  {b.when}  {b.size / 1e6:.1f} MB  pushed by {b.by}")
+            return
+        done = pg_backup.restore(url, backup)
+    except ProjectError as e:
+        _fail(str(e))
+    click.echo(f"Restored {done.where} from {done.backup}")
+    click.echo(f"  the project that was there is kept on the server as {done.replaced}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -271,6 +271,8 @@ class PushResult:
     new: bool  # the project did not exist on the server
     added: dict[str, int] = field(default_factory=dict)  # table -> rows added or replaced
     kept_newer: dict[str, int] = field(default_factory=dict)  # table -> rows where the server's was newer
+    backup: str | None = None  # the schema holding the project as it was before (labeler.core.pg_backup)
+    no_backup: str = ""  # why a merge left no backup
 
     def describe(self) -> str:
         what = "copied to" if self.new else "merged into"
@@ -279,6 +281,10 @@ class PushResult:
         kept = ", ".join(f"{t} {n}" for t, n in self.kept_newer.items() if n)
         if kept:
             out += f"; the server's newer rows were kept: {kept}"
+        if self.backup:
+            out += f"; the project as it was is kept on the server as {self.backup}"
+        elif self.no_backup:
+            out += f"; no backup kept on the server ({self.no_backup})"
         return out
 
 
@@ -288,6 +294,8 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
     (see the module's docstring). Two pushes to one project take turns (an advisory lock).
     ``replace_taxonomy``: the copy's error types replace the server's (a rename or a new list made in
     the copy), instead of joining them."""
+    from . import pg_backup
+
     where = parse_url(url)
     schema = where.project
     with Project.open(local, readonly=True) as p:
@@ -302,8 +310,14 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
                         new = not _server_columns(pg, schema).get("meta")
                         if not new:
                             _check_examples(pg, src, schema, where)
+                            # the server keeps the project as it was (labeler.core.pg_backup)
+                            backup, no_backup = pg_backup.before_push(pg, schema)
                         server = _ensure_tables(pg, schema, tables)
                         result = PushResult(where.shown, new)
+                        if new:
+                            pg_backup.install(pg, schema)
+                        else:
+                            result.backup, result.no_backup = backup, no_backup
                         # on a merge the reviews go first, then what a reviewer may not write
                         for t in sorted(tables, key=lambda t: not new and t.name in ("meta", "columnar", "error_types")):
                             names = [n for n in t.names if n in server[t.name]]
@@ -313,6 +327,9 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
                                     _advance_serial(pg, schema, t)
                             else:
                                 _merge_table(pg, src, schema, t, names, result, replace_taxonomy)
+                        if result.backup and not any(result.added.values()):
+                            pg_backup.forget(pg, schema)  # nothing changed: no backup to rotate the others out
+                            result.backup = None
                 except psycopg.Error as e:
                     raise _error(where, "could not push to", e) from None
         finally:

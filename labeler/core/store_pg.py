@@ -73,6 +73,22 @@ REVIEWER_WRITES = {"decisions": "INSERT, UPDATE", "events": "INSERT", "reviewer_
                    "sessions": "INSERT, UPDATE", "claims": "UPDATE"}
 
 
+# reviews: each reviewer's newest decision on an example (labeler.core.team_sync): with overlapping
+# queues several reviewers decide one item; ``decisions`` keeps the newest of them all.
+SERVER_TABLES["reviews"] = """CREATE TABLE {t} (
+        example_id text NOT NULL,
+        label text,
+        tags text NOT NULL DEFAULT '[]',
+        error_types text NOT NULL DEFAULT '[]',
+        note text NOT NULL DEFAULT '',
+        reviewed bigint NOT NULL DEFAULT 0,
+        reviewer text NOT NULL,
+        decided_at text,
+        PRIMARY KEY (example_id, reviewer)
+    )"""
+REVIEWER_WRITES["reviews"] = "INSERT, UPDATE"
+
+
 # -- URLs --------------------------------------------------------------------------------------
 
 # user:password@ of any URL (up to the last @ of its authority: a password may hold an unescaped @)

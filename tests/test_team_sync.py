@@ -1,0 +1,206 @@
+"""The team review's journal (labeler.core.team_sync) on a real PostgreSQL server: decisions are
+committed to the reviewer's local copy first and sent to the server in order, exactly once, also
+across a server that stops mid-session and a window killed between the server's commit and the
+journal's note; other reviewers hear of them (LISTEN/NOTIFY); each reviewer's newest decision is
+kept apart (``reviews``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from labeler.core import store_pg
+from labeler.core.queue import QueueSpec
+from labeler.core.session import ReviewSession
+from labeler.core.store import Project
+from labeler.core.team_sync import Status, TeamLink, _payloads, apply_remote
+
+
+def _server_rows(base: str, project: str, query: str, params=()) -> list[tuple]:
+    with psycopg.connect(base) as pg:
+        return pg.execute(query.replace("P.", f'"{project}".'), params).fetchall()
+
+
+def _wait(cond, timeout=15.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.fixture
+def team(pg_db, digits_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data home"))
+    url = f"{pg_db}?project=digits"
+    store_pg.push(digits_project, url)
+    return url
+
+
+def _review(link: TeamLink, n: int, *, tag: str = "mislabeled") -> list[str]:
+    """Review ``n`` items of the errors queue in the link's local copy: tag each and move on."""
+    with Project.open(link.path) as p:
+        s = ReviewSession(p, QueueSpec(), reviewer=link.reviewer)
+        done = []
+        for _ in range(n):
+            done.append(s.current_id)
+            s.toggle_tag(tag)
+            s.next()
+        s.close()
+    return done
+
+
+def test_decisions_reach_the_server_once_and_in_order(team, pg_db):
+    link = TeamLink(team, "alice")
+    link.open()
+    done = _review(link, 5)
+    assert link.pending() == 5  # one event per item: the tag (which marks it reviewed)
+    assert link.flush() == 5
+    assert link.pending() == 0
+    rows = dict(_server_rows(pg_db, "digits", "SELECT example_id, tags FROM P.decisions WHERE reviewer = 'alice'"))
+    assert set(rows) == set(done) and all(json.loads(t) == ["mislabeled"] for t in rows.values())
+    events = _server_rows(pg_db, "digits", "SELECT example_id, action FROM P.events WHERE reviewer = 'alice' ORDER BY seq")
+    assert [e for e, _ in events] == done  # in the order they were made
+    # sent again from the start (the note of how far it got was lost): nothing doubles
+    link._write_state(0)
+    link.flush()
+    again = _server_rows(pg_db, "digits", "SELECT example_id, action FROM P.events WHERE reviewer = 'alice' ORDER BY seq")
+    assert again == events
+    reviews = _server_rows(pg_db, "digits", "SELECT example_id, reviewer, tags FROM P.reviews")
+    assert sorted(r[0] for r in reviews) == sorted(done) and {r[1] for r in reviews} == {"alice"}
+
+
+def test_others_hear_each_decision_and_the_copy_takes_the_newest(team, pg_db):
+    alice, bob = TeamLink(team, "alice"), TeamLink(team, "bob")
+    alice.open()
+    bob.open()
+    heard: list[tuple[str, object]] = []
+    got = threading.Event()
+    bob.on_remote = lambda rows: (heard.extend(rows), got.set())
+    bob.start()
+    try:
+        assert _wait(lambda: bob.status.online)
+        done = _review(alice, 3, tag="ambiguous")
+        alice.flush()
+        assert _wait(lambda: {e for e, _ in heard} >= set(done)), heard
+        assert all("ambiguous" in d.tags and d.reviewer == "alice" for _, d in heard)
+        with Project.open(bob.path) as p:
+            assert sorted(apply_remote(p, heard)) == sorted(set(done))
+            assert apply_remote(p, heard) == []  # the same again changes nothing
+            assert all("ambiguous" in p.decision(e).tags for e in done)
+            assert p.events() == []  # others' decisions are not bob's journal
+    finally:
+        bob.close()
+        alice.close()
+
+
+def test_a_payload_never_exceeds_what_notify_takes():
+    ids = [f"images/{'x' * 300}/{i}.png" for i in range(200)] + ["y" * 9000]
+    out = list(_payloads("alice", ids))
+    assert all(len(p.encode()) < 8000 for p in out)
+    sent = [e for p in out for e in json.loads(p)["ids"]]
+    assert sent == ids[:200]  # all but the one that cannot fit, in order
+    assert any(json.loads(p)["ids"] == [] for p in out)
+
+
+def test_status_says_what_waits():
+    assert Status(False, 1).describe() == "offline · 1 decision journaled here, sent when the server is back"
+    assert Status(False, 3).describe().startswith("offline · 3 decisions journaled")
+    assert Status(True, 0).describe() == "online · all saved on the server"
+
+
+def test_claims_give_each_reviewer_their_own_items_and_finish_with_the_decision(team, pg_db):
+    from labeler.core.claims import TeamQueues
+
+    alice, bob = TeamLink(team, "alice"), TeamLink(team, "bob")
+    alice.open()
+    bob.open()
+    spec = QueueSpec()
+    with Project.open(alice.path, readonly=True) as p:
+        ids = ReviewSession(p, spec).items
+    a = alice.take(spec.to_json(), ids)
+    b = bob.take(spec.to_json(), ids)
+    assert a and b and not set(a) & set(b)
+    assert a == [i for i in ids if i in set(a)]  # in queue order
+    # alice reviews her first two; the server marks them done with her decisions
+    with Project.open(alice.path) as p:
+        s = ReviewSession(p, spec, reviewer="alice")
+        s.items = list(a)
+        s.position = 0
+        s.next()
+        s.next()
+    alice.flush()
+    with TeamQueues(team) as q:
+        done = _server_rows(pg_db, "digits", "SELECT example_id, done_by FROM P.claims WHERE done_at IS NOT NULL")
+        assert sorted(done) == sorted((e, "alice") for e in a[:2])
+        before = q.progress(alice.queue)
+    alice.reviewed(a[0])
+    alice.reviewed(a[1])
+    assert alice.close().online  # the rest of alice's claims go back at once
+    with TeamQueues(team) as q:
+        after = q.progress(alice.queue)
+    assert after.claimed == before.claimed - (len(a) - 2) and after.done == 2
+    bob.close()
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own: it is stopped and started again mid-test."""
+    import pg
+
+    if pg.find_bin_dir() is None:
+        pytest.skip("no PostgreSQL server binaries: install Debian's postgresql package (make system-deps)")
+    server = pg.start_server()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+def test_a_server_stopped_mid_session_loses_nothing_and_doubles_nothing(own_server, digits_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    url = own_server.url() + "?project=digits"
+    store_pg.push(digits_project, url)
+    link = TeamLink(url, "alice")
+    link.open()
+    states: list[Status] = []
+    link.on_status = states.append
+    link.start()
+    try:
+        assert _wait(lambda: link.status.online)
+        with Project.open(link.path) as p:
+            s = ReviewSession(p, QueueSpec(), reviewer="alice")
+            first = []
+            for _ in range(3):
+                first.append(s.current_id)
+                s.toggle_tag("very hard")
+                link.wake()
+                s.next()
+            assert _wait(lambda: link.pending() == 0)
+            own_server.stop("immediate")  # as a crash would: no goodbye to the clients
+            offline = []
+            for _ in range(4):
+                offline.append(s.current_id)
+                s.toggle_tag("very easy")
+                link.wake()
+                s.next()
+            assert _wait(lambda: not link.status.online and link.status.pending == 4), link.status
+            assert "offline" in link.status.describe() and "4 decisions journaled" in link.status.describe()
+            own_server.start()
+            assert _wait(lambda: link.status.online and link.pending() == 0, timeout=30), link.status
+            s.close()
+    finally:
+        link.close()
+    rows = _server_rows(own_server.url(), "digits", "SELECT example_id, action FROM P.events WHERE reviewer = 'alice' ORDER BY seq")
+    assert rows == [(e, "+very hard") for e in first] + [(e, "+very easy") for e in offline]  # in order, once each
+    tags = dict(_server_rows(own_server.url(), "digits", "SELECT example_id, tags FROM P.decisions"))
+    assert all(json.loads(tags[e]) == ["very easy"] for e in offline)
+    assert any(not st.online for st in states) and states[-1].online

@@ -166,3 +166,36 @@ def test_pull_never_copies_a_backup(team, digits_project, pg_db, tmp_path):
         if t not in ("_sqlite_migrations", "sqlite_sequence", "events"):
             assert mine[t] == theirs[t], t
     assert len(mine["events"]) == len(theirs["events"])
+
+
+def test_the_readmes_pg_dump_of_the_schema_restores_into_another_database(team, pg_server, pg_db, tmp_path):
+    """Disaster recovery as the README says: pg_dump --schema=NAME (the password, were there one, in
+    PGPASSWORD, never in argv), pg_restore into an empty database; the project pulls from there."""
+    import os
+    import subprocess
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pg_dump --schema=digits --format=custom" in text and "PGPASSWORD" in text
+    copy = tmp_path / "copy.labeler.db"
+    store_pg.pull(team, copy)
+    review(copy, dev_errors(copy, 7)[5:], reviewer="ben")
+    store_pg.push(copy, team)  # leaves a backup schema, which the dump leaves out
+    dump = tmp_path / "digits.dump"
+    env = {**os.environ, "PGPASSWORD": "not-in-argv"}
+    subprocess.run([str(pg_server.bin_dir / "pg_dump"), "--schema=digits", "--format=custom", "-f", str(dump), pg_db],
+                   check=True, env=env, capture_output=True)
+    with psycopg.connect(pg_server.url(), autocommit=True) as pg:
+        pg.execute("DROP DATABASE IF EXISTS recovered")
+        pg.execute("CREATE DATABASE recovered")
+    try:
+        subprocess.run([str(pg_server.bin_dir / "pg_restore"), "-d", pg_server.url("recovered"), str(dump)],
+                       check=True, env=env, capture_output=True)
+        assert "digits" in schemas(pg_server.url("recovered"))
+        assert not [s for s in schemas(pg_server.url("recovered")) if "__backup_" in s]
+        assert server_tables(pg_server.url("recovered"), "digits") == server_tables(pg_db, "digits")
+        store_pg.pull(f"{pg_server.url('recovered')}?project=digits", tmp_path / "recovered.labeler.db")
+    finally:
+        with psycopg.connect(pg_server.url(), autocommit=True) as pg:
+            pg.execute("DROP DATABASE IF EXISTS recovered WITH (FORCE)")

@@ -320,8 +320,10 @@ def confusion(project, split, as_json, cells):
 @click.option("--sample", type=click.IntRange(min=1), help="With --blind: how many examples (default: all of the split).")
 @click.option("--read-only", "read_only", is_flag=True,
               help="Look without changing anything: for a project another labeler has open, or on a read-only share.")
+@click.option("--overlap", type=click.IntRange(min=1), default=1, show_default=True,
+              help="A team project (--project postgresql://...): how many reviewers get each item of the shared queue.")
 def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer,
-           blind, sample, read_only):
+           blind, sample, read_only, overlap):
     """Open the review window on a predictions file (imported first) or a project.
 
     With --read-only nothing is imported or saved (a predictions file opens the project made from it)."""
@@ -331,8 +333,21 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
                             (source is not None and Path(source).is_dir(), f"{source} is a folder to import")):
             if given:
                 _fail(f"{what}: it cannot be given with --read-only")
-    if project and is_pg_url(project):  # a team project: reviewed in a working copy, pushed back at the end
+    team = None
+    if project and is_pg_url(project) and not (read_only or blind or label == LABEL_MODE):
+        # a team project: reviewed live, items claimed from the server's shared queue (team_sync)
+        if source is not None or taxonomy:
+            _fail("a team review reads the project on the server: give no SOURCE or --taxonomy"
+                  " (import or `labeler taxonomy` with --project URL change it)")
+        if not reviewer or not reviewer.strip():
+            _fail("a team review needs --reviewer NAME: each decision and claim is made in a reviewer's name")
+        team, project = project, None
+    elif project and is_pg_url(project):  # read-only, blind or labeling: in a working copy, pushed back at the end
+        if overlap != 1:
+            _fail("--overlap is for a team review (no --read-only, --blind or --label)")
         project = str(_team_copy(project))
+    elif overlap != 1:
+        _fail("--overlap shares a team project's queue: it needs --project postgresql://...?project=NAME")
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)
     if source is not None and Path(source).is_dir() and not blind:  # `labeler DIR`: label the folder
@@ -346,7 +361,8 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
         from .gui.app import run
     except ImportError as e:  # the window is not there yet, or Qt cannot load
         _fail(f"the review window cannot start: {e}")
-    sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer, readonly=read_only))
+    sys.exit(run(source=source, project=project, spec=spec, taxonomy=taxonomy, reviewer=reviewer, readonly=read_only,
+                 team=team, overlap=overlap))
 
 def _review_label(source, project, split, order, seed, reviewer) -> None:
     """`labeler review --label`: label the unlabeled examples, with the model's suggestion."""

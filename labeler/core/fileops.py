@@ -334,7 +334,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     """``path`` replaced as a whole by ``data``: written to a temporary name, fsynced, renamed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
@@ -452,7 +452,7 @@ class Staged:
         }
         with folder_locked(self.out_dir):
             self.current = self.out_dir / JOURNAL
-            _write_json(self.out_dir / JOURNAL, journal)
+            write_json(self.out_dir / JOURNAL, journal)
             self.swapping = True
             done = _swap(self.out_dir, journal, self)
         self.pending.clear()
@@ -484,7 +484,7 @@ def _swap(out_dir: Path, journal: dict, staged: Staged | None = None) -> list[Pa
     sync(out_dir, strict=False)
     if staged is not None:
         staged.current = out_dir / MANIFEST
-    _write_json(out_dir / MANIFEST, {
+    write_json(out_dir / MANIFEST, {
         "generation": journal["generation"],
         "written_at": _now(),
         "files": [{k: e[k] for k in ("name", "size", "sha256")} for e in journal["files"]],

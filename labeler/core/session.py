@@ -107,10 +107,16 @@ class ReviewSession:
         self.items = rows["id"].tolist()
         # where each queued example sits in the project's file order (= the frame's rows)
         self._row_of.update(zip(self.items, rows["row"].tolist()))
+        self.items = self._share(spec, self.items)
         if spec.unreviewed:
             self.items = [i for i in self.items if not self.decision(i).reviewed]
         self.position = self.first_unreviewed()
         self._emit(SessionEvent("queue", self.current_id))
+
+    def _share(self, spec: QueueSpec, items: list[str]) -> list[str]:
+        """This reviewer's part of the queue ``items``: all of it, reviewing alone (a team review
+        takes the items it claims from the server's shared queue: labeler.core.team_review)."""
+        return items
 
     def first_unreviewed(self) -> int:
         for i, eid in enumerate(self.items):

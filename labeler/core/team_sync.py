@@ -158,7 +158,7 @@ class TeamLink:
             return 0
 
     def _write_state(self, seq: int) -> None:
-        fileops._write_json(self.state_path, {"seq": seq})
+        fileops.write_json(self.state_path, {"seq": seq})
 
     def _journal(self) -> sqlite3.Connection:
         conn = sqlite3.connect(fileops.sqlite_uri(self.path, mode="ro"), uri=True, timeout=10)
@@ -378,44 +378,46 @@ class TeamLink:
             return self._status.pending
 
     def _listen_loop(self) -> None:
+        from .claims import TeamQueues
+
         listener: psycopg.Connection | None = None
+        queues: TeamQueues | None = None
         while not self._stop.is_set():
             try:
                 if listener is None:
                     listener = connect(self.where, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
                     listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.where.project))))
+                    queues = TeamQueues(self._url())
                     self._catch_up(listener)
                     if not self._status.online:
                         self._wake.set()  # back: send the journal now
                 # (no query while the generator runs: it holds the connection)
-                for payload in [n.payload for n in listener.notifies(timeout=0.5, stop_after=50)]:
+                heard = [n.payload for n in listener.notifies(timeout=0.5, stop_after=50)]
+                for payload in heard:
                     self._heard(listener, payload)
+                if heard and self.on_progress is not None and self.queue is not None:
+                    self._publish_progress(queues)  # once per batch heard, however many
             except (psycopg.Error, TeamStoreError) as e:
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        listener.close()
-                listener = None
+                for c in (listener, queues):
+                    if c is not None:
+                        with contextlib.suppress(Exception):
+                            c.close()
+                listener = queues = None
                 self._set_status(Status(False, self._safe_pending(), _short(e)))
                 self._stop.wait(RETRY)
-        if listener is not None:
-            with contextlib.suppress(Exception):
-                listener.close()
+        for c in (listener, queues):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
 
     def _heard(self, listener: psycopg.Connection, payload: str) -> None:
         try:
             message = json.loads(payload)
         except ValueError:
             return
-        if message.get("reviewer") == self.reviewer:
-            return
         ids = message.get("ids") or []
-        if ids:
+        if ids and message.get("reviewer") != self.reviewer:
             self._deliver(self.remote(listener, ids))
-        if self.on_progress is not None and self.queue is not None:
-            from .claims import TeamQueues
-
-            with contextlib.suppress(psycopg.Error, TeamStoreError), TeamQueues(self._url()) as q:
-                self._publish_progress(q)
 
     def remote(self, pg: psycopg.Connection, ids: Sequence[str]) -> list[tuple[str, Decision]]:
         """The server's decisions on ``ids`` (just those rows, by key)."""

@@ -53,6 +53,8 @@ def run(
     taxonomy: str | None = None,
     reviewer: str | None = None,
     readonly: bool = False,
+    team: str | None = None,
+    overlap: int = 1,
 ) -> int:
     """Open the review window on ``source`` (predictions or project) or ``project``; the exit code.
     ``readonly``: look, save nothing (offered too when another labeler writes to the project)."""
@@ -69,9 +71,12 @@ def run(
     from .main_window import MainWindow  # after the QApplication: widgets need it
 
     window = MainWindow(settings=settings, keymap=keymap, reviewer=reviewer, spec=spec)
-    if source is None and project is None:
+    if team is not None:  # a team project on a server: reviewed live, as ``reviewer``
+        if not window.open_team(team, overlap=overlap):
+            return EXIT_PROBLEM
+    elif source is None and project is None:
         project = _find_project_here()
-    if source is not None or project is not None:
+    if team is None and (source is not None or project is not None):
         try:
             found = loader.open_or_read_only(None, source, project, taxonomy, readonly=readonly)
         except ImportCancelled:

@@ -27,6 +27,7 @@ from labeler.core.importer import ImportCancelled, ImportProblem
 from labeler.core.queue import ORDERS, QueueRefused, QueueSpec
 from labeler.core.session import ReviewSession, SessionEvent
 from labeler.core.store import ErrorTypesInUse, Project, ProjectError, ProjectGone, default_project_path
+from labeler.core.urls import is_pg_url
 
 from . import analysis, dialogs, keymap as keymapmod, loader, theme
 from .help_overlay import HelpOverlay
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.keymap = keymap if keymap is not None else keymapmod.load()
         self.reviewer, self.spec = reviewer, spec
         self.session: ReviewSession | None = None
+        self.team = None  # a TeamView when the project is a team project on a server (open_team)
         self.error_types: list[str] = []
         self._reviewed = 0
         self._queue_ids: set[str] = set()
@@ -354,7 +356,12 @@ class MainWindow(QMainWindow):
     # -- projects -------------------------------------------------------------------------------
     def set_project(self, project: Project, spec: QueueSpec | None = None) -> None:
         """Review ``project``; raises QueueRefused (the project is then not taken)."""
-        session = ReviewSession(project, spec or self.spec, reviewer=self.reviewer)
+        if self.team is not None:
+            from labeler.core.team_review import TeamReviewSession
+
+            session = TeamReviewSession(project, spec or self.spec, link=self.team.link)
+        else:
+            session = ReviewSession(project, spec or self.spec, reviewer=self.reviewer)
         self.close_project()
         self.session, self.spec = session, session.spec
         self.error_types = project.error_types()
@@ -362,7 +369,7 @@ class MainWindow(QMainWindow):
         self._reviewed = session.reviewed_count()
         session.subscribe(self._on_event)
         self.item_view.set_session(session)
-        self._add_recent(project.path)
+        self._add_recent(self.team.url if self.team is not None else project.path)
         self._refresh({"queue"})
         self.saved_label.setText("read-only: nothing is saved" if project.readonly else "")
         self._show_location_warnings(project)
@@ -391,8 +398,48 @@ class MainWindow(QMainWindow):
             self._update_enabled()
             self._update_title()
 
+    def open_team(self, url: str, *, overlap: int = 1) -> bool:
+        """Review a team project on a server (``postgresql://...?project=NAME``) as this window's
+        reviewer (asked for when the window has none): see labeler.core.team_sync."""
+        from labeler.core.problems import TeamStoreError
+        from labeler.core.team_sync import TeamLink
+
+        from .team_view import TeamView
+
+        reviewer = self.reviewer
+        if not reviewer:
+            reviewer, ok = QInputDialog.getText(self, "Team review", "Your name (stored with each decision):")
+            if not ok or not reviewer.strip():
+                return False
+            self.reviewer = reviewer = reviewer.strip()
+        try:
+            link = TeamLink(url, reviewer, overlap=overlap)
+            link.open()
+            project = Project.open(link.path)
+        except (TeamStoreError, ProjectError) as e:
+            QMessageBox.critical(self, "labeler: cannot open the team project", str(e))
+            return False
+        self.close_project()
+        self._leave_team()
+        self.team = TeamView(self, link, url)
+        problem = self.take_project(project, self.spec)
+        if problem is not None:
+            QMessageBox.critical(self, "labeler: cannot review this", problem)
+            return False
+        link.start()
+        return True
+
+    def _leave_team(self) -> None:
+        """Another project comes in: the team project's link sends what is left and stops."""
+        if self.team is not None:
+            team, self.team = self.team, None
+            team.close()
+            team.remove()
+
     def open_path(self, path: str | Path) -> bool:
         """Open a project or import a predictions file (File ▸ Open, Recent, drag and drop)."""
+        if isinstance(path, str) and is_pg_url(path):
+            return self.open_team(path)
         target = Path(path) if loader.is_project_file(path) else default_project_path(path)
         if self.session is not None and target.resolve() == self.session.project.path.resolve():
             self.close_project()  # this process holds its lock: let the import or the open take it
@@ -407,6 +454,7 @@ class MainWindow(QMainWindow):
         if found is None:  # read-only was offered and declined
             return False
         project, summary = found
+        self._leave_team()
         problem = self.take_project(project)
         if problem is not None:
             QMessageBox.critical(self, "labeler: cannot open", problem)
@@ -437,6 +485,7 @@ class MainWindow(QMainWindow):
             return False
         spec = s.spec
         self.close_project()
+        self._leave_team()
         try:
             project = Project.open(saved)
         except ProjectError as e:
@@ -454,8 +503,10 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def _add_recent(self, path: Path) -> None:
-        recent = [str(Path(path).resolve())] + [p for p in self._recent() if p != str(Path(path).resolve())]
+    def _add_recent(self, path: Path | str) -> None:
+        # a team project is listed by its URL, never with a password (TeamLink keeps it redacted)
+        entry = path if isinstance(path, str) and is_pg_url(path) else str(Path(path).resolve())
+        recent = [entry] + [p for p in self._recent() if p != entry]
         self.settings.setValue("recent", recent[:RECENT_MAX])
 
     def _recent(self) -> list[str]:
@@ -614,4 +665,5 @@ class MainWindow(QMainWindow):
         self.item_view.prefetcher.shutdown()
         self.grid_mode.grid.shutdown()
         self.close_project()
+        self._leave_team()
         super().closeEvent(event)

@@ -51,6 +51,9 @@ DECIDE = ("INSERT INTO {s}.decisions (example_id, reviewed, reviewer, decided_at
           " VALUES (%s, 1, %s, now()::text) ON CONFLICT (example_id) DO UPDATE"
           " SET reviewed = 1, reviewer = excluded.reviewer, decided_at = excluded.decided_at")
 EVENT = "INSERT INTO {s}.events (at, example_id, action, reviewer) VALUES (now()::text, %s, 'decide', %s)"
+# as the team window's journal sends decisions (labeler.core.team_sync): committed durably whatever
+# the server's own setting (the bench's server runs with synchronous_commit off, and fsync off)
+DURABLE = "SET LOCAL synchronous_commit = on"
 
 
 def p99(values: list[float]) -> float:
@@ -102,6 +105,30 @@ def import_phases(csv: Path, url: str) -> dict[str, float]:
     return phases
 
 
+PUSH_MEMORY = """
+import sys
+from labeler.core import store_pg
+
+def peak_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+
+before = peak_mb()
+store_pg.push(sys.argv[1], sys.argv[2])
+print(before, peak_mb())
+"""
+
+
+def push_memory(local: Path, url: str) -> tuple[float, float]:
+    """The peak memory (MB) of a process before and after it pushes ``local`` (a push streams: it
+    should grow by a chunk or so, not by the project's size)."""
+    r = subprocess.run([sys.executable, "-c", PUSH_MEMORY, str(local), url], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"push failed:\n{r.stderr}")
+    before, after = map(float, r.stdout.split())
+    return before, after
+
+
 def open_first_item(path: Path, url: str | None = None) -> tuple[float, dict[str, float]]:
     """Seconds to the first item of the review queue (pulling ``url`` into ``path`` first when
     given), and the phases."""
@@ -138,19 +165,21 @@ def decision_commits(base: str, ids: list[str]) -> list[float]:
         for eid in ids:
             t = time.perf_counter()
             with conn.transaction():
+                conn.execute(DURABLE)
                 conn.execute(DECIDE.format(s=SCHEMA), (eid, "bench"))
                 conn.execute(EVENT.format(s=SCHEMA), (eid, "bench"))
             times.append(time.perf_counter() - t)
     return times
 
 
-def reviewer_process(url: str, base: str, name: str, barrier, out) -> None:
-    """One reviewer: claim the next item, write its decision, mark it done, until the queue is empty."""
+def reviewer_process(url: str, base: str, name: str, quota: int, barrier, out) -> None:
+    """One reviewer: claim the next item, write its decision, mark it done, ``quota`` times (or
+    until the queue is empty)."""
     claims, commits, got = [], [], []
     with TeamQueues(url) as q, psycopg.connect(base) as conn:
         barrier.wait()
         start = time.time()
-        while True:
+        while len(got) < quota:
             t = time.perf_counter()
             batch = q.claim(QUEUE, name, 1)
             claims.append(time.perf_counter() - t)
@@ -158,6 +187,7 @@ def reviewer_process(url: str, base: str, name: str, barrier, out) -> None:
                 break
             t = time.perf_counter()
             with conn.transaction():
+                conn.execute(DURABLE)
                 for eid in batch:
                     conn.execute(DECIDE.format(s=SCHEMA), (eid, name))
                     conn.execute(EVENT.format(s=SCHEMA), (eid, name))
@@ -168,11 +198,12 @@ def reviewer_process(url: str, base: str, name: str, barrier, out) -> None:
 
 
 def reviewers_at_once(url: str, base: str, ids: list[str], n: int) -> dict:
+    """``n`` reviewer processes share the queue ``ids`` (``len(ids) / n`` decisions each)."""
     with TeamQueues(url) as q:
         q.post(QUEUE, ids)
     ctx = multiprocessing.get_context("spawn")  # fresh processes, each with its own connections
     barrier, out = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=reviewer_process, args=(url, base, f"r{k}", barrier, out)) for k in range(n)]
+    procs = [ctx.Process(target=reviewer_process, args=(url, base, f"r{k}", len(ids) // n, barrier, out)) for k in range(n)]
     for p in procs:
         p.start()
     results = [out.get(timeout=600) for _ in procs]
@@ -238,6 +269,10 @@ def main() -> None:
               f"  = {median(ratios):.2f}x the file (target <= 3x: {'met' if median(ratios) <= 3 else 'NOT met'})")
         drop_schema(base)
         print(f"  where it goes (in one process): {phases_text(import_phases(csv, url))} s", flush=True)
+        drop_schema(base)
+        before, after = push_memory(tmp / "local0.labeler.db", url)
+        print(f"  push's peak memory: {after:.0f} MB ({after - before:+.0f} MB over the process before it;"
+              f" the project file is {(tmp / 'local0.labeler.db').stat().st_size / 2**20:.0f} MB)", flush=True)
 
         open_first_item(tmp / "local0.labeler.db")  # warm up: imports, the OS's cache of the file
         local_o, server_o, server_phases, local_phases = [], [], [], []

@@ -137,15 +137,116 @@ def test_a_reviewer_killed_with_sigkill_gives_its_items_back_when_the_lease_runs
         assert q.claim("dev", "next", 4) == IDS[:4]
 
 
-def test_a_reviewer_role_claims_but_cannot_post_or_take_over_done_items(team_url):
+def test_a_reviewer_role_posts_claims_renews_finishes_and_releases_but_cannot_change_examples(team_url):
     store_pg.grant_reviewer(team_url, "rev_dana")
     as_dana = team_url.replace("postgresql://postgres@", "postgresql://rev_dana@")
     with TeamQueues(as_dana) as q:
-        got = q.claim("dev", "rev_dana", 2)
-        assert got == IDS[:2]
-        assert q.finish("dev", "rev_dana", got) == got
-        with pytest.raises(store_pg.TeamStoreError, match="permission denied"):
-            q.post("dev", ["new"])
+        assert q.post("mine", IDS[:6], overlap=2) == 6
+        got = q.claim("mine", "rev_dana", 3)
+        assert got == IDS[:3]
+        assert q.renew("mine", "rev_dana", got, lease=timedelta(minutes=1)) == got
+        assert q.held("mine", "rev_dana") == got
+        assert q.finish("mine", "rev_dana", got[:2]) == got[:2]
+        assert q.release("mine", "rev_dana") == got[2:]
+        assert q.progress("mine") == Progress(12, 2, 0, 10)
+        assert q.done_by("mine") == {"rev_dana": 2}
+        assert q.claim("dev", "rev_dana", 2) == IDS[:2]
     with psycopg.connect(as_dana.split("?")[0], autocommit=True) as pg:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            pg.execute("DELETE FROM digits.claims")
+        for statement in ("DELETE FROM digits.claims",
+                          "TRUNCATE digits.claims",
+                          "ALTER TABLE digits.claims DROP COLUMN slot",
+                          "UPDATE digits.columnar SET data = '\\x00'::bytea WHERE name = 'examples'",
+                          "DELETE FROM digits.columnar WHERE name = 'examples'",
+                          "INSERT INTO digits.columnar (name, chunk, data) VALUES ('examples', 99, '\\x00'::bytea)",
+                          "UPDATE digits.meta SET value = 'x'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                pg.execute(statement)
+        assert pg.execute("SELECT count(*) FROM digits.claims").fetchone()[0] == len(IDS) + 12
+
+
+# -- overlap: K reviewers per item -------------------------------------------------------------
+
+def test_with_overlap_each_item_goes_to_k_different_reviewers(team_url):
+    with TeamQueues(team_url) as q:
+        assert q.post("k2", IDS[:5], overlap=2) == 5
+        assert q.overlap("k2") == 2 and q.overlap("dev") == 1 and q.overlap("none") == 0
+        assert q.progress("k2") == Progress(10, 0, 0, 10)
+        ana = q.claim("k2", "ana", 3)
+        assert ana == IDS[:3]  # distinct items, not two slots of one
+        assert q.claim("k2", "ana", 3) == IDS[3:5]  # never an item she holds in another slot
+        assert q.claim("k2", "ana", 3) == []
+        assert q.claim("k2", "ben", 10) == IDS[:5]  # the second slots
+        assert q.claim("k2", "cy", 10) == []  # every slot is held
+        assert q.progress("k2") == Progress(10, 0, 10, 0)
+        assert q.finish("k2", "ana", IDS[:5]) == IDS[:5]
+        assert q.release("k2", "ben", IDS[1:2]) == IDS[1:2]
+        assert q.claim("k2", "ana", 3) == []  # done in one slot: the other is not for her
+        assert q.claim("k2", "cy", 3) == IDS[1:2]
+        assert q.held("k2", "cy") == IDS[1:2]
+        assert q.held("k2", "ben") == [IDS[0]] + IDS[2:5]
+        assert q.progress("k2") == Progress(10, 5, 5, 0)
+        assert q.done_by("k2") == {"ana": 5}
+        assert q.finish("k2", "ben", IDS[:5]) == [IDS[0]] + IDS[2:5]
+        assert q.done_by("k2") == {"ana": 5, "ben": 4}
+    with psycopg.connect(team_url.split("?")[0]) as pg:
+        rows = pg.execute("SELECT example_id, slot, done_by FROM digits.claims WHERE queue = 'k2'"
+                          " AND done_at IS NOT NULL ORDER BY example_id, slot").fetchall()
+    assert [(e, who) for e, _, who in rows] == [(e, who) for e in IDS[:5] for who in ("ana", "ben") if (e, who) != (IDS[1], "ben")]
+
+
+def test_a_reviewer_whose_lease_ran_out_takes_the_same_slot_back_not_a_second_one(team_url):
+    with TeamQueues(team_url) as q:
+        q.post("k3", IDS[:2], overlap=3)
+        assert q.claim("k3", "ana", 1, lease=timedelta(milliseconds=200)) == IDS[:1]
+        wait_for(lambda: q.progress("k3").claimed == 0)
+        assert q.held("k3", "ana") == []
+        assert q.claim("k3", "ana", 5) == IDS[:2]
+        assert q.progress("k3") == Progress(6, 0, 2, 4)
+        assert q.finish("k3", "ana", IDS[:2]) == IDS[:2]
+        assert q.done_by("k3") == {"ana": 2}
+
+
+def test_held_is_in_queue_order_and_leaves_out_what_ran_out_or_is_done(team_url):
+    with TeamQueues(team_url) as q:
+        assert q.held("dev", "ana") == []
+        a = q.claim("dev", "ana", 2, lease=timedelta(milliseconds=200))
+        b = q.claim("dev", "ana", 4)
+        q.finish("dev", "ana", b[:1])
+        wait_for(lambda: q.progress("dev").claimed == 3)
+        assert a == IDS[:2] and q.held("dev", "ana") == IDS[3:6]
+        assert q.held("other", "ana") == []
+
+
+def test_two_reviewers_claiming_one_item_at_once_get_different_slots_without_waiting(team_url):
+    with TeamQueues(team_url) as q:
+        q.post("k2", IDS[:4], overlap=2)
+    with psycopg.connect(team_url.split("?")[0]) as holder, TeamQueues(team_url) as q:
+        # ana's claim in the middle of its transaction: the first slot of every item
+        holder.execute("UPDATE digits.claims SET reviewer = 'ana', lease_until = now() + interval '1 hour'"
+                       " WHERE queue = 'k2' AND slot = 0")
+        q.conn.execute("SET lock_timeout = '2s'")  # a claim that waited would fail here instead
+        assert q.claim("k2", "ben", 4) == IDS[:4]
+        holder.commit()
+        assert q.claim("k2", "ana", 4) == []
+    with psycopg.connect(team_url.split("?")[0]) as pg:
+        assert pg.execute("SELECT reviewer, count(*) FROM digits.claims WHERE queue = 'k2' GROUP BY reviewer"
+                          " ORDER BY reviewer").fetchall() == [("ana", 4), ("ben", 4)]
+
+
+def test_a_queue_keeps_its_overlap_posting_another_is_refused_and_adds_nothing(team_url):
+    with TeamQueues(team_url) as q:
+        with pytest.raises(store_pg.TeamStoreError, match=r"queue 'dev' of .* gives each item to 1 reviewer"
+                                                           r".*cannot take items with overlap 2"):
+            q.post("dev", ["new1", "new2"], overlap=2)
+        assert q.progress("dev").total == len(IDS)
+        assert q.post("k2", IDS[:3], overlap=2) == 3
+        assert q.post("k2", IDS[:5], overlap=2) == 2  # the same overlap: new items join the end
+        assert q.progress("k2").total == 10
+        assert q.claim("k2", "ana", 5) == IDS[:5]
+        with pytest.raises(store_pg.TeamStoreError, match="gives each item to 2 reviewer"):
+            q.post("k2", ["x"])
+        for bad in (0, -1, 1.5, "2", True, None):
+            with pytest.raises(ValueError, match="overlap must be a whole number"):
+                q.post("k2", ["x"], overlap=bad)
+        assert q.progress("k2").total == 10
+        assert q.post("empty", [], overlap=3) == 0 and q.overlap("empty") == 0

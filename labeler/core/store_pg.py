@@ -54,23 +54,45 @@ MIGRATIONS_TABLE = "_sqlite_migrations"
 NEWER_WINS = {"decisions": (("example_id",), "decided_at"),
               "reviewer_labels": (("example_id", "reviewer"), "labeled_at")}
 # Tables only a server project has (a local file has no use for them): they are made by the first
-# push and never pulled. claims: who reviews which item of a shared queue (labeler.core.claims).
+# push and never pulled. claims: who reviews which item of a shared queue (labeler.core.claims),
+# one row per slot: a queue posted with overlap K has K slots per item, and a reviewer holds at most
+# one slot of an item (the unique index; reviewer NULL, a free slot, never collides).
 SERVER_TABLES = {
     "claims": """CREATE TABLE {t} (
         queue text NOT NULL,
         example_id text NOT NULL,
+        slot integer NOT NULL DEFAULT 0,
         position bigint NOT NULL,
         reviewer text,
         claimed_at timestamptz,
         lease_until timestamptz,
         done_at timestamptz,
         done_by text,
-        PRIMARY KEY (queue, example_id)
-    ); CREATE INDEX ON {t} (queue, position) WHERE done_at IS NULL""",
+        PRIMARY KEY (queue, example_id, slot)
+    ); CREATE INDEX ON {t} (queue, position, slot) WHERE done_at IS NULL
+    ; CREATE UNIQUE INDEX ON {t} (queue, example_id, reviewer)""",
 }
 # What a reviewer may write (grant_reviewer); everything else is read-only to them.
 REVIEWER_WRITES = {"decisions": "INSERT, UPDATE", "events": "INSERT", "reviewer_labels": "INSERT, UPDATE, DELETE",
-                   "sessions": "INSERT, UPDATE", "claims": "UPDATE"}
+                   "sessions": "INSERT, UPDATE", "claims": "INSERT, UPDATE"}
+
+
+def upgrade_claims(pg: psycopg.Connection, schema: str) -> bool:
+    """Give a claims table made before overlapping queues (key (queue, example_id)) its ``slot``
+    column, key and unique index, in the caller's transaction; every item it holds keeps one slot
+    (0). Needs the table's owner (ALTER TABLE). Returns whether there was anything to do."""
+    pg.execute("SELECT pg_advisory_xact_lock(hashtext('labeler project ' || %s))", (schema,))
+    if "slot" in _server_columns(pg, schema).get("claims", ["slot"]):
+        return False
+    t = _ident(schema, "claims")
+    key = pg.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+                     (f'"{schema}".claims',)).fetchone()
+    pg.execute(sql.SQL("ALTER TABLE {} ADD COLUMN slot integer NOT NULL DEFAULT 0").format(t))
+    if key:
+        pg.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(t, sql.Identifier(key[0])))
+    pg.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (queue, example_id, slot)").format(t))
+    pg.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (queue, example_id, reviewer)").format(t))
+    return True
 
 
 # reviews: each reviewer's newest decision on an example (labeler.core.team_sync): with overlapping
@@ -263,6 +285,8 @@ def _ensure_tables(pg: psycopg.Connection, schema: str, tables: list[Table]) -> 
         if name not in have:
             for statement in ddl.split(";"):
                 pg.execute(sql.SQL(statement).format(t=_ident(schema, name)))
+    if "claims" in have:  # pushed by a labeler before overlapping queues: migrated here
+        upgrade_claims(pg, schema)
     return _server_columns(pg, schema)
 
 

@@ -186,3 +186,19 @@ def pg_db(pg_server, request) -> str:
     yield pg_server.url(name)
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def own_server():
+    """A PostgreSQL server of this test's own, which the test may stop (``-m immediate``, as a crash)
+    and start again; stopped and removed at the end."""
+    import pg
+
+    if pg.find_bin_dir() is None:
+        pytest.skip("no PostgreSQL server binaries: install Debian's postgresql package (make system-deps)")
+    server = pg.start_server()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(server.base, ignore_errors=True)

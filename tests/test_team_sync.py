@@ -150,21 +150,6 @@ def test_claims_give_each_reviewer_their_own_items_and_finish_with_the_decision(
     bob.close()
 
 
-@pytest.fixture
-def own_server():
-    """A server of this test's own: it is stopped and started again mid-test."""
-    import pg
-
-    if pg.find_bin_dir() is None:
-        pytest.skip("no PostgreSQL server binaries: install Debian's postgresql package (make system-deps)")
-    server = pg.start_server()
-    try:
-        yield server
-    finally:
-        server.stop("immediate")
-        shutil.rmtree(server.base, ignore_errors=True)
-
-
 def test_a_server_stopped_mid_session_loses_nothing_and_doubles_nothing(own_server, digits_project, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
     url = own_server.url() + "?project=digits"
@@ -204,3 +189,31 @@ def test_a_server_stopped_mid_session_loses_nothing_and_doubles_nothing(own_serv
     tags = dict(_server_rows(own_server.url(), "digits", "SELECT example_id, tags FROM P.decisions"))
     assert all(json.loads(tags[e]) == ["very easy"] for e in offline)
     assert any(not st.online for st in states) and states[-1].online
+
+
+def test_offline_at_start_the_copy_and_the_items_claimed_before_are_reviewed(own_server, digits_project, tmp_path, monkeypatch):
+    from labeler.core.team_review import TeamReviewSession
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    url = own_server.url() + "?project=digits"
+    store_pg.push(digits_project, url)
+    link = TeamLink(url, "alice")
+    link.open()
+    with Project.open(link.path) as p:
+        claimed = TeamReviewSession(p, QueueSpec(), link=link).items
+    assert claimed
+    own_server.stop("immediate")
+    try:
+        again = TeamLink(url, "alice")
+        assert again.open() == link.path and not again.status.online
+        with Project.open(again.path) as p:
+            s = TeamReviewSession(p, QueueSpec(), link=again)
+            assert s.items == claimed  # the same items: no one else's
+            s.toggle_tag("mislabeled")
+        assert again.pending() == 1
+        gone = TeamLink(url, "nobody-before")
+        with pytest.raises(Exception, match="cannot be reached and there is no local copy"):
+            gone.open()
+    finally:
+        own_server.start()
+    assert again.flush() == 1

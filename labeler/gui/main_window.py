@@ -573,7 +573,10 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("labeler")
         else:
             ro = " (read-only)" if self.session.project.readonly else ""
-            self.setWindowTitle(f"labeler — {self.session.project.path.name}{ro} — {self.session.spec.describe()}")
+            name = self.session.project.path.name
+            if self.team is not None:  # the server's project, not the local copy's file name
+                name = f"{self.team.link.where.project} on the team server, as {self.team.link.reviewer}"
+            self.setWindowTitle(f"labeler — {name}{ro} — {self.session.spec.describe()}")
 
     def _build_menus(self) -> None:
         a, bar = self.actions, self.menuBar()

@@ -250,3 +250,64 @@ def test_a_queue_keeps_its_overlap_posting_another_is_refused_and_adds_nothing(t
                 q.post("k2", ["x"], overlap=bad)
         assert q.progress("k2").total == 10
         assert q.post("empty", [], overlap=3) == 0 and q.overlap("empty") == 0
+
+
+# -- a claims table made before overlap (key (queue, example_id), no slot) ----------------------
+
+OLD_CLAIMS = """CREATE TABLE digits.claims (queue text NOT NULL, example_id text NOT NULL, position bigint NOT NULL,
+    reviewer text, claimed_at timestamptz, lease_until timestamptz, done_at timestamptz, done_by text,
+    PRIMARY KEY (queue, example_id));
+    CREATE INDEX ON digits.claims (queue, position) WHERE done_at IS NULL"""
+
+
+def make_old_claims(url: str) -> list[tuple]:
+    """The project's claims table as a labeler before overlap made it, with a queue in progress."""
+    with psycopg.connect(url.split("?")[0]) as pg:
+        pg.execute("DROP TABLE digits.claims")
+        pg.execute(OLD_CLAIMS)
+        pg.execute("INSERT INTO digits.claims (queue, example_id, position) SELECT 'dev', id, n"
+                   " FROM unnest(%s::text[]) WITH ORDINALITY AS u(id, n)", (IDS[:6],))
+        pg.execute("UPDATE digits.claims SET reviewer = 'ana', claimed_at = now(), lease_until = now() + interval '1 hour'"
+                   " WHERE example_id = ANY(%s)", (IDS[:2],))
+        pg.execute("UPDATE digits.claims SET done_at = now(), done_by = 'ana', lease_until = NULL"
+                   " WHERE example_id = %s", (IDS[0],))
+        return pg.execute("SELECT * FROM digits.claims ORDER BY example_id").fetchall()
+
+
+def test_an_old_claims_table_is_upgraded_when_its_owner_opens_the_queues(team_url):
+    before = make_old_claims(team_url)
+    store_pg.grant_reviewer(team_url, "rev_olga")
+    as_olga = team_url.replace("postgresql://postgres@", "postgresql://rev_olga@")
+    with pytest.raises(store_pg.TeamStoreError, match=r"^the shared queues of postgresql://rev_olga@.*project=digits"
+                                                      r" were made by an older labeler .*pushing the project again"):
+        TeamQueues(as_olga)
+    with TeamQueues(team_url) as q:
+        assert q.overlap("dev") == 1
+        assert q.held("dev", "ana") == IDS[1:2]
+        assert q.progress("dev") == Progress(6, 1, 1, 4)
+        with pytest.raises(store_pg.TeamStoreError, match="gives each item to 1 reviewer"):
+            q.post("dev", ["x"], overlap=2)
+        assert q.post("k2", IDS[:2], overlap=2) == 2
+        assert q.claim("dev", "ben", 10) == IDS[2:6]
+    with psycopg.connect(team_url.split("?")[0]) as pg:
+        cols = [c.name for c in pg.execute("SELECT * FROM digits.claims LIMIT 0").description]
+        kept = pg.execute(f"SELECT {', '.join(c for c in cols if c != 'slot')} FROM digits.claims"
+                          " WHERE queue = 'dev' AND example_id = ANY(%s) ORDER BY example_id", (IDS[:2],)).fetchall()
+        assert pg.execute("SELECT DISTINCT slot FROM digits.claims WHERE queue = 'dev'").fetchall() == [(0,)]
+    assert kept == before[:2]
+    with TeamQueues(as_olga) as q:  # upgraded: the reviewer works on it
+        assert q.claim("k2", "rev_olga", 5) == IDS[:2]
+
+
+def test_an_old_claims_table_is_upgraded_by_a_push(team_url, digits_project):
+    before = make_old_claims(team_url)
+    store_pg.push(digits_project, team_url)
+    with psycopg.connect(team_url.split("?")[0]) as pg:
+        key = pg.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                         " WHERE conrelid = 'digits.claims'::regclass AND contype = 'p'").fetchone()[0]
+        assert key == "PRIMARY KEY (queue, example_id, slot)"
+        assert pg.execute("SELECT queue, example_id, position, reviewer, claimed_at, lease_until, done_at, done_by"
+                          " FROM digits.claims ORDER BY example_id").fetchall() == before
+    with TeamQueues(team_url) as q:
+        assert q.post("dev", IDS[:8]) == 2
+        assert q.claim("dev", "ana", 10) == IDS[2:8]

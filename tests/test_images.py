@@ -121,6 +121,49 @@ def test_max_size_none_keeps_full_resolution(tmp_path):
     assert_valid_pixels(decode(tmp_path / "full.jpg", None), (1500, 1000))
 
 
+def test_not_exact_leaves_the_last_fractional_shrink_to_the_caller(tmp_path):
+    """exact=False: a JPEG comes back as its DCT-reduced decode, at least the fitted size and under
+    twice it; the fitted size is what the caller scales it to."""
+    Image.fromarray(noisy_rgb(1024, 768)).save(tmp_path / "a.jpg", quality=90)
+    Image.fromarray(noisy_rgb(4000, 3000)).save(tmp_path / "big.jpg", quality=85)
+    assert images.fitted_size((1024, 768), (926, 729)) == (926, 694)
+
+    small = decode(tmp_path / "a.jpg", (926, 729), exact=False)
+    assert_valid_pixels(small, (1024, 768))  # no DCT reduction fits, and no resize either
+    assert small.original_size == (1024, 768)
+    big = decode(tmp_path / "big.jpg", (926, 729), exact=False)
+    assert_valid_pixels(big, (1000, 750))  # 1/4 scale: the largest that still covers 926x694
+    exact = decode(tmp_path / "big.jpg", (926, 729))
+    assert_valid_pixels(exact, (926, 694))
+
+
+def test_not_exact_reduces_other_files_by_a_whole_factor(tmp_path):
+    Image.fromarray(noisy_rgb(1000, 800)).save(tmp_path / "big.png")
+    result = decode(tmp_path / "big.png", (300, 300), exact=False)
+    assert_valid_pixels(result, (334, 267))  # / 3: still covers the fitted 300x240; / 4 would not
+    assert_valid_pixels(decode(tmp_path / "big.png", (600, 600), exact=False), (1000, 800))  # / 1
+
+
+def test_not_exact_reduction_does_not_bleed_transparent_colour(tmp_path):
+    im = Image.new("RGBA", (400, 400), (0, 0, 255, 255))
+    im.paste((255, 0, 0, 0), (0, 0, 201, 400))  # transparent red, up to a column that a /2 box straddles
+    im.save(tmp_path / "alpha.png")
+    result = decode(tmp_path / "alpha.png", (100, 100), exact=False)
+    assert_valid_pixels(result, (100, 100), channels=4)
+    edge = result.pixels[50, 50]  # half transparent red, half blue
+    assert 0 < edge[3] < 255 and edge[0] < 10 and edge[2] > 245
+
+
+def test_row24_exif_rotated_jpeg_not_exact_is_rotated(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _two_colour(2000, 1000).save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    result = decode(tmp_path / "rotated.jpg", (300, 300), exact=False)
+    assert result.original_size == (1000, 2000)
+    assert_valid_pixels(result, (250, 500))  # 1/4 scale, turned: covers the fitted 150x300
+    assert near(result.pixels[20, 125], RED) and near(result.pixels[480, 125], BLUE)
+
+
 # -- row 24: unusual but valid images --------------------------------------------
 
 

@@ -261,6 +261,47 @@ def test_clear_forgets_cache_and_drops_running_results(qtbot, prefetcher, tmp_pa
     assert prefetcher.get(running, SIZE) is None
 
 
+def test_worker_fits_a_reduced_decode_smoothly_like_pillow(qtbot, prefetcher, tmp_path):
+    """The workers fit the last fractional shrink with Qt's scaler: the image has the fitted size and
+    is the same picture as Pillow's own fit (not a nearest-neighbour pick of its pixels)."""
+    from labeler.core.images import decode
+
+    rng = np.random.default_rng(3)
+    base = np.linspace(0, 255, 1024)[None, :, None] + np.zeros((768, 1, 3))
+    noisy = np.clip(base + rng.normal(0, 40, (768, 1024, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "a.jpg", quality=95)
+    box = (926, 729)
+    with qtbot.waitSignal(prefetcher.ready, timeout=10_000):
+        prefetcher.request(tmp_path / "a.jpg", box)
+    image = prefetcher.get(tmp_path / "a.jpg", box)
+    assert (image.width(), image.height()) == (926, 694)
+    assert image.format() == QImage.Format.Format_RGB32
+    ours = as_array(image).astype(int)
+    pillow = decode(tmp_path / "a.jpg", box).pixels.astype(int)
+    assert np.abs(ours - pillow).mean() < 6  # the same smoothing: the noise is averaged alike
+    picked = as_array(QImage(str(tmp_path / "a.jpg")).scaled(926, 694)).astype(int)  # a nearest-neighbour pick
+
+    def noise(a):  # the gradient runs along x: what differs within a column is noise
+        return (a - a.mean(axis=0, keepdims=True)).std()
+
+    assert noise(ours) < 0.85 * noise(picked)  # averaged, not picked
+
+
+def test_worker_image_of_an_exif_rotated_jpeg_is_turned_and_fitted(qtbot, prefetcher, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways; turned clockwise, the red left half ends up on top
+    stored = Image.new("RGB", (2000, 1000), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 1000, 1000))
+    stored.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
+    with qtbot.waitSignal(prefetcher.ready, timeout=10_000):
+        prefetcher.request(tmp_path / "r.jpg", (300, 300))
+    image = prefetcher.get(tmp_path / "r.jpg", (300, 300))
+    assert (image.width(), image.height()) == (150, 300)
+    top, bottom = image.pixelColor(75, 10), image.pixelColor(75, 290)
+    assert top.red() > 230 and top.blue() < 30
+    assert bottom.blue() > 230 and bottom.red() < 30
+
+
 def test_prefetcher_feeds_the_view(qtbot, prefetcher, tmp_path):
     """Row 20 end to end: a missing file becomes a placeholder, a good one an image."""
     view = ImageView()

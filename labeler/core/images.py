@@ -8,7 +8,10 @@ human `reason` that the view shows as a placeholder (BAD_INPUTS rows 20-25).
 Speed comes from decoding no more pixels than will be shown: JPEGs are
 decoded at a reduced scale (libjpeg DCT scaling via `Image.draft`) and then
 fitted into `max_size`. Images are never scaled *up* here; the view does that
-with nearest-neighbour sampling so small images stay crisp.
+with nearest-neighbour sampling so small images stay crisp. A caller with a
+faster scaler of its own (the review window's decoders use Qt's, which costs a
+third of Pillow's here) asks for `exact=False` and does the last, fractional
+shrink itself, to `fitted_size(decoded.original_size, max_size)`.
 
 This module imports no Qt; the GUI turns `Decoded.pixels` into a `QImage`.
 """
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "RESAMPLE", "Decoded", "decode", "thumbnail_png_bytes"]
+__all__ = ["MAX_PIXELS", "RESAMPLE", "Decoded", "decode", "fitted_size", "thumbnail_png_bytes"]
 
 MAX_PIXELS = 100_000_000
 """Default limit on width x height read from the header; larger is "too large"."""
@@ -70,12 +73,17 @@ def decode(
     max_size: tuple[int, int] | None = None,
     *,
     max_pixels: int = MAX_PIXELS,
+    exact: bool = True,
 ) -> Decoded:
     """Decode `path` to RGB/RGBA pixels that fit within `max_size` (w, h).
 
     Never raises for a bad file: returns a `Decoded` with `pixels=None` and a
     `reason`. `max_size=None` keeps the full resolution. `max_pixels` bounds
     width x height as read from the header, before any pixel is decoded.
+    `exact=False` stops before the last, fractional shrink: the pixels are at
+    least `fitted_size(original_size, max_size)` and less than about twice it on
+    each axis (a JPEG as its DCT-reduced decode, other files reduced by a whole
+    factor), for the caller to fit with its own scaler.
     """
     problem = _check_file(path)
     if problem:
@@ -90,7 +98,7 @@ def decode(
         return Decoded(None, "not an image")
     with im:
         try:
-            return _decode_open(im, max_size, max_pixels)
+            return _decode_open(im, max_size, max_pixels, exact)
         except MemoryError:
             return Decoded(None, "too large ({} x {})".format(*im.size))
         except Exception as exc:  # a file must never take the session down
@@ -131,14 +139,14 @@ def _check_file(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _decode_open(im: Image.Image, max_size: tuple[int, int] | None, max_pixels: int) -> Decoded:
+def _decode_open(im: Image.Image, max_size: tuple[int, int] | None, max_pixels: int, exact: bool) -> Decoded:
     width, height = im.size
     orientation = _orientation(im)
     shown_size = (height, width) if orientation in _SWAPS_AXES else (width, height)
     if width * height > max_pixels:
         return Decoded(None, "too large ({} x {})".format(*shown_size), shown_size)
 
-    target = _fit(shown_size, max_size)
+    target = fitted_size(shown_size, max_size)
     if target != shown_size:
         # draft() works in stored (unrotated) coordinates, and picks the largest
         # DCT reduction that still leaves at least the requested size.
@@ -159,7 +167,7 @@ def _decode_open(im: Image.Image, max_size: tuple[int, int] | None, max_pixels: 
     rgb = _to_rgb(im)
     if rgb is None:
         return Decoded(None, f"unsupported: mode {im.mode}", shown_size)
-    pixels = np.ascontiguousarray(_shrink(rgb, target))
+    pixels = np.ascontiguousarray(_shrink(rgb, target) if exact else _reduce(rgb, target))
     pixels.setflags(write=False)
     return Decoded(pixels, None, shown_size)
 
@@ -174,6 +182,16 @@ def _shrink(rgb: Image.Image, target: tuple[int, int]) -> np.ndarray:
     return np.asarray(rgb)
 
 
+def _reduce(rgb: Image.Image, target: tuple[int, int]) -> np.ndarray:
+    """`rgb` shrunk by the largest whole factor that keeps it at least `target` (a box
+    filter, cheap; premultiplied for RGBA like `_shrink`), so less than about twice `target` is
+    left for the caller's scaler."""
+    factor = min(rgb.width // target[0], rgb.height // target[1])
+    if factor >= 2:
+        rgb = rgb.reduce(factor)
+    return np.asarray(rgb)
+
+
 def _orientation(im: Image.Image) -> int:
     try:
         value = int(im.getexif().get(_EXIF_ORIENTATION, 1))
@@ -182,7 +200,7 @@ def _orientation(im: Image.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def _fit(size: tuple[int, int], max_size: tuple[int, int] | None) -> tuple[int, int]:
+def fitted_size(size: tuple[int, int], max_size: tuple[int, int] | None) -> tuple[int, int]:
     """`size` shrunk to fit within `max_size`, keeping the aspect ratio; never grown."""
     w, h = size
     if max_size is None:

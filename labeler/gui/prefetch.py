@@ -6,6 +6,12 @@ image is on screen, the next few are decoded on a private `QThreadPool` into
 on the GUI thread. Files that cannot be decoded are cached too, as the
 `Decoded` that says why, so the view can show a placeholder at once.
 
+A worker decodes with Pillow (a JPEG at its DCT-reduced size, at least the box)
+and fits the result into the box with Qt's smooth scaler: 2.3 ms for 1024x768
+-> 926x694 against Pillow's 7 ms here, a third of the decoder's time per image
+for a 1024x768 JPEG, which decides whether the decoders keep ahead of a key
+held down.
+
 Typical use, on every move to a new item::
 
     prefetcher.request(current, size, priority=1)
@@ -24,7 +30,8 @@ from collections import OrderedDict
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from labeler.core.images import Decoded, decode
+from labeler.core import images
+from labeler.core.images import Decoded, fitted_size
 
 __all__ = ["ImagePrefetcher"]
 
@@ -66,7 +73,7 @@ class _DecodeJob(QRunnable):
         path, max_size = ticket.key
         try:
             decoded = decode(path, max_size)
-            result = decoded if decoded.pixels is None else _to_qimage(decoded)
+            result = decoded if decoded.pixels is None else _to_qimage(decoded, max_size)
         except Exception as exc:  # a worker must always report back
             result = Decoded(None, f"unsupported: {type(exc).__name__}: {exc}")
         self._signals.finished.emit(ticket, result)
@@ -86,7 +93,15 @@ WORKER_NICENESS = 10
 _NICE = threading.local()
 
 
-def _to_qimage(decoded: Decoded) -> QImage:
+def decode(path: str, max_size: tuple[int, int] | None) -> Decoded:
+    """What a worker decodes: `images.decode`, leaving the last, fractional shrink to
+    `_to_qimage` (Qt's scaler is three times as fast as Pillow's)."""
+    return images.decode(path, max_size, exact=False)
+
+
+def _to_qimage(decoded: Decoded, max_size: tuple[int, int] | None = None) -> QImage:
+    """`decoded`'s pixels as a QImage in the format the raster engine paints as it is, fitted
+    into `max_size` (smoothly: Qt's area-averaging downscale, premultiplied for alpha)."""
     pixels = decoded.pixels
     height, width, channels = pixels.shape
     if channels == 4:
@@ -96,7 +111,13 @@ def _to_qimage(decoded: Decoded) -> QImage:
     view = QImage(pixels.data, width, height, pixels.strides[0], source_format)
     # The conversion writes a new buffer that the QImage owns, so it outlives the
     # numpy array; and it is the format the raster engine paints without converting.
-    return view.convertToFormat(display_format)
+    image = view.convertToFormat(display_format)
+    if max_size is not None and decoded.original_size is not None:
+        target_w, target_h = fitted_size(decoded.original_size, max_size)
+        if (target_w, target_h) != (width, height) and target_w <= width and target_h <= height:
+            image = image.scaled(target_w, target_h, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+    return image
 
 
 class ImagePrefetcher(QObject):

@@ -199,3 +199,18 @@ def test_the_readmes_pg_dump_of_the_schema_restores_into_another_database(team, 
     finally:
         with psycopg.connect(pg_server.url(), autocommit=True) as pg:
             pg.execute("DROP DATABASE IF EXISTS recovered WITH (FORCE)")
+
+
+def test_a_project_pushed_before_backups_gets_its_function_from_its_owner_and_a_reviewer_is_told(team, pg_db, tmp_path):
+    with psycopg.connect(pg_db, autocommit=True) as pg:
+        pg.execute("DROP FUNCTION digits.labeler_backup(text)")  # as a project pushed by an older labeler
+    run("team", "grant-reviewer", team, "rev_eve")
+    as_reviewer = team.replace("postgresql://postgres@", "postgresql://rev_eve@")
+    mine = tmp_path / "eve.labeler.db"
+    store_pg.pull(as_reviewer, mine)
+    review(mine, dev_errors(mine, 7)[5:], reviewer="rev_eve")
+    result = store_pg.push(mine, as_reviewer)
+    assert result.backup is None and result.added["decisions"] == 2
+    assert "no backup kept on the server (the project has no backup function yet: push once as its owner)" in result.describe()
+    review(mine, dev_errors(mine, 9)[7:], reviewer="rev_eve")
+    assert store_pg.push(mine, team).backup  # the owner's push makes the function, and a backup

@@ -69,9 +69,13 @@ def test_keys_in_a_team_window_reach_the_server_and_others_show_up(qtbot, tmp_pa
     assert json.loads(rows[first]) == ["mislabeled"] and json.loads(rows[second]) == []
     done = server(pg_db, "SELECT example_id FROM P.claims WHERE done_by = 'alice'")
     assert sorted(e for e, in done) == sorted([first, second])
-    qtbot.waitUntil(lambda: win.team.label.text() == "● online · all saved on the server", timeout=10_000)
+    qtbot.waitUntil(lambda: win.team.label.text().startswith("● online · all saved on the server"), timeout=10_000)
     qtbot.waitUntil(lambda: "alice (you)" in [win.team.panel.table.item(r, 0).text()
                                                for r in range(win.team.panel.table.rowCount())], timeout=10_000)
+    with Project.open(win.session.project.path, readonly=True) as copy:
+        total = int(copy.examples_table().to_pandas().query("split == 'dev' and wrong").shape[0])  # every dev error
+    qtbot.waitUntil(lambda: win.team.label.text().endswith(f"shared queue 2/{total} done"), timeout=10_000)
+    assert win.team.dock.isHidden()  # the example keeps the width; T or View ▸ Panels shows it
 
     # bob, elsewhere, tags one of alice's items as ambiguous: the window shows it without a key
     bob = TeamLink(team, "bob")

@@ -429,12 +429,14 @@ class MainWindow(QMainWindow):
         link.start()
         return True
 
-    def _leave_team(self) -> None:
-        """Another project comes in: the team project's link sends what is left and stops."""
+    def _leave_team(self, *, closing: bool = False) -> None:
+        """Another project comes in (or the window closes): the team project's link sends what is
+        left and stops; its status and panel leave the window (left to the window when it closes)."""
         if self.team is not None:
             team, self.team = self.team, None
             team.close()
-            team.remove()
+            if not closing:
+                team.remove()
 
     def open_path(self, path: str | Path) -> bool:
         """Open a project or import a predictions file (File ▸ Open, Recent, drag and drop)."""
@@ -668,5 +670,5 @@ class MainWindow(QMainWindow):
         self.item_view.prefetcher.shutdown()
         self.grid_mode.grid.shutdown()
         self.close_project()
-        self._leave_team()
+        self._leave_team(closing=True)
         super().closeEvent(event)

@@ -1,21 +1,20 @@
 """The review window on a team project: whether the server is there (and how many decisions wait in
 the local journal when it is not), the shared queue's progress by reviewer, and the other reviewers'
-decisions coming in. The link's threads report through Qt signals, so every change of the window
+decisions coming in. The link's threads put what they report into a queue that a timer on the
+window's thread empties (no Qt object is touched from another thread), so every change of the window
 happens on its own thread."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+import queue
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from labeler.core.team_sync import Status, TeamLink
 
 
-class _Bridge(QObject):
-    status = Signal(object)
-    remote = Signal(object)
-    claimed = Signal(object)
-    progress = Signal(object)
+DRAIN_MS = 100  # how often the window takes in what the link's threads reported
 
 
 class TeamPanel(QWidget):
@@ -55,24 +54,46 @@ class TeamView:
 
         self.window, self.link = window, link
         self.url = without_password(url)  # what Recent keeps
-        self.bridge = _Bridge(window)
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.label = QLabel("")
         self.label.setObjectName("team")
         window.statusBar().addPermanentWidget(self.label)
         self.panel = TeamPanel()
+        self._progress: dict | None = None
+        self._status = link.status
         self.dock = window.add_dock("Team", self.panel)
-        self.bridge.status.connect(self.show_status)
-        self.bridge.remote.connect(self._remote)
-        self.bridge.claimed.connect(self._claimed)
-        self.bridge.progress.connect(lambda p: self.panel.show_progress(p, link.reviewer))
-        link.on_status = self.bridge.status.emit
-        link.on_remote = self.bridge.remote.emit
-        link.on_claimed = self.bridge.claimed.emit
-        link.on_progress = self.bridge.progress.emit
+        if window.settings.value("window/state") is None or not window.restoreDockWidget(self.dock):
+            # with the analysis panels, one key (T) or View ▸ Panels away: the example keeps the width
+            docks = getattr(getattr(window, "analysis", None), "docks", [])
+            if docks:
+                window.tabifyDockWidget(docks[-1], self.dock)
+            self.dock.hide()
+        handlers = {"on_status": self.show_status, "on_remote": self._remote, "on_claimed": self._claimed,
+                    "on_progress": self._show_progress}
+        for name, handler in handlers.items():
+            setattr(link, name, lambda value, h=handler: self._inbox.put((h, value)))
+        self._timer = QTimer(window, interval=DRAIN_MS)
+        self._timer.timeout.connect(self._drain)
+        self._timer.start()
         self.show_status(link.status)
 
+    def _drain(self) -> None:
+        while True:
+            try:
+                handler, value = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            handler(value)
+
+    def _show_progress(self, p: dict) -> None:
+        self._progress = p
+        self.panel.show_progress(p, self.link.reviewer)
+        self.show_status(self._status)
+
     def show_status(self, status: Status) -> None:
-        self.label.setText(("● " if status.online else "○ ") + status.describe())
+        self._status = status
+        queue = f" · shared queue {self._progress['done']}/{self._progress['total']} done" if self._progress else ""
+        self.label.setText(("● " if status.online else "○ ") + status.describe() + queue)
         self.label.setToolTip(status.problem or f"{self.link.where.shown} as {self.link.reviewer}")
         self.label.setStyleSheet("" if status.online else "color: #c0392b; font-weight: bold")
 
@@ -90,6 +111,7 @@ class TeamView:
         """Send what is left and give the unreviewed claims back (the window is closing)."""
         for name in ("on_status", "on_remote", "on_claimed", "on_progress"):
             setattr(self.link, name, None)
+        self._timer.stop()
         return self.link.close()
 
     def remove(self) -> None:

@@ -88,8 +88,11 @@ def test_keys_in_a_team_window_reach_the_server_and_others_show_up(qtbot, tmp_pa
     qtbot.waitUntil(lambda: "ambiguous" in s.decision(mine[2]).tags, timeout=10_000)
     with Project.open(win.session.project.path, readonly=True) as local:
         assert "ambiguous" in local.decision(mine[2]).tags
-    tally_counts = win.analysis.analysis.tally("dev")
-    assert tally_counts is not None
+    # ... and in the tally: alice's two reviewed errors and bob's one, one of them ambiguous
+    def tally_says():
+        t = win.analysis.analysis.tally("dev")
+        return t["reviewed"], {c["name"]: c["count"] for c in t["categories"]}["ambiguous"]
+    qtbot.waitUntil(lambda: tally_says() == (3, 1), timeout=10_000)
     bob.close()
 
     recent = win._recent()

@@ -2,19 +2,24 @@
 
 Compares `labeler.core.images.decode(path, (1280, 960))` (reduced JPEG decoding
 plus a fit into the box) with a baseline of a full Pillow decode plus the same
-resize, on the same files in the same run. Prints figures; never fails on speed.
+resize, on the same files in the same run; and what the review window's decoder
+threads do (`decode(exact=False)`, then the fit by Qt's smooth scaler into a
+display-ready QImage, as in labeler/gui/prefetch.py). `--box 926x729` is the
+review window's view at 1280x800. Prints figures; never fails on speed.
 
-    python bench/decode_bench.py [--files 20] [--repeat 3]
+    python bench/decode_bench.py [--files 20] [--repeat 3] [--box 926x729]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -80,7 +85,15 @@ def reduced(path: Path) -> np.ndarray:
     return result.pixels
 
 
-METHODS = {"decode()": reduced, "full + resize": baseline}
+def worker(path: Path) -> SimpleNamespace:
+    from labeler.gui.prefetch import _to_qimage
+    from labeler.gui.prefetch import decode as worker_decode
+
+    image = _to_qimage(worker_decode(str(path), BOX), BOX)
+    return SimpleNamespace(shape=(image.height(), image.width(), 4))
+
+
+METHODS = {"decode()": reduced, "full + resize": baseline, "worker, Qt fit": worker}
 
 
 def time_ms(fn, path: Path) -> tuple[float, tuple[int, ...]]:
@@ -93,7 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20, help="JPEGs per size (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the files (default 3)")
+    parser.add_argument("--box", default="1280x960", help="the box to fit, WxH (default 1280x960)")
     args = parser.parse_args()
+    global BOX
+    BOX = tuple(int(v) for v in args.box.lower().split("x"))
 
     with tempfile.TemporaryDirectory(prefix="decode_bench_") as tmp:
         started = time.perf_counter()
@@ -125,6 +141,7 @@ def main() -> None:
     print(f"{header[0]:<10} {header[1]:>7}  {header[2]:<14} {header[3]:>9} {header[4]:>10} {header[5]:>8}")
     for source, mb, method, out, median, p95 in rows:
         print(f"{source:<10} {mb:>7}  {method:<14} {out:>9} {median:>10.1f} {p95:>8.1f}")
+    print(f"load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -311,3 +311,18 @@ def test_an_old_claims_table_is_upgraded_by_a_push(team_url, digits_project):
     with TeamQueues(team_url) as q:
         assert q.post("dev", IDS[:8]) == 2
         assert q.claim("dev", "ana", 10) == IDS[2:8]
+
+
+def test_an_empty_post_fixes_no_overlap_and_bad_counts_are_refused(team_url):
+    with TeamQueues(team_url) as a, TeamQueues(team_url) as b:
+        assert a.post("late", [], overlap=3) == 0
+        assert b.post("late", IDS[:3], overlap=2) == 3  # the queue had no items: no overlap yet
+        assert a.overlap("late") == 2
+        assert a.claim("late", "ana", 5) == IDS[:3]
+        with pytest.raises(store_pg.TeamStoreError, match="gives each item to 2 reviewer"):
+            a.post("late", IDS[3:4], overlap=3)
+        for bad in (-1, 1.5, "2", True, None):
+            with pytest.raises(ValueError, match="a claim takes a whole number of items"):
+                a.claim("late", "ben", bad)
+        assert a.claim("late", "ben", 0) == []
+        assert a.progress("late") == Progress(6, 0, 3, 3)

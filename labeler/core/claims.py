@@ -54,6 +54,7 @@ class TeamQueues:
     def __init__(self, url: str):
         self.where = parse_url(url)
         self.table = _ident(self.where.project, "claims")
+        self._overlap: dict[str, int] = {}  # queue -> its overlap, fixed once it has items
         self.conn = connect(self.where, autocommit=True)
         try:
             columns = _server_columns(self.conn, self.where.project).get("claims")
@@ -112,10 +113,7 @@ class TeamQueues:
         try:
             with self.conn.transaction():
                 self._lock("post", queue)  # posts to one queue take turns: one overlap per queue
-                had = self.conn.execute(sql.SQL(
-                    "SELECT count(*) FROM {t} WHERE queue = %s"
-                    " AND example_id = (SELECT example_id FROM {t} WHERE queue = %s LIMIT 1)").format(t=self.table),
-                    (queue, queue)).fetchone()[0]
+                had = self._slots(queue)
                 if had and had != k:
                     raise TeamStoreError(
                         f"queue {queue!r} of {self.where.shown} gives each item to {had} reviewer(s): it cannot"
@@ -130,6 +128,8 @@ class TeamQueues:
                     (queue, ids, k, queue)).fetchall()
         except psycopg.Error as e:
             raise _error(self.where, "could not post a queue to", e) from None
+        if had or rows:
+            self._overlap[queue] = k
         return len({r[0] for r in rows})
 
     def claim(self, queue: str, reviewer: str, n: int, *, lease: timedelta = DEFAULT_LEASE) -> list[str]:
@@ -139,13 +139,13 @@ class TeamQueues:
         this instant are passed over, not waited for (two claims of one reviewer take turns)."""
         if not reviewer:
             raise ValueError("a claim needs a reviewer's name")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"a claim takes a whole number of items, 0 or more (got {n!r})")
         try:
             with self.conn.transaction():
-                self._lock(f"claim {queue}", reviewer)
-                k = self.conn.execute(sql.SQL(
-                    "SELECT count(*) FROM {t} WHERE queue = %s"
-                    " AND example_id = (SELECT example_id FROM {t} WHERE queue = %s LIMIT 1)").format(t=self.table),
-                    (queue, queue)).fetchone()[0]
+                k = self._slots(queue)
+                if k > 1:  # one reviewer's two claims at once would both pass over another slot of theirs
+                    self._lock(f"claim {queue}", reviewer)
                 # up to n*k slots locked: at most k per item, so they hold n distinct items when
                 # there are that many; the first slot of each item is taken. The reviewer's other
                 # slots are looked up per row (a subplan, not an anti-join), so the scan walks the
@@ -206,10 +206,23 @@ class TeamQueues:
 
     def overlap(self, queue: str) -> int:
         """How many reviewers each item of ``queue`` goes to (0 for a queue with no items)."""
-        return self._run("could not read", sql.SQL(
-            "SELECT count(*) FROM {t} WHERE queue = %s"
-            " AND example_id = (SELECT example_id FROM {t} WHERE queue = %s LIMIT 1)").format(t=self.table),
-            (queue, queue))[0][0]
+        try:
+            return self._slots(queue)
+        except psycopg.Error as e:
+            raise _error(self.where, "could not read", e) from None
+
+    def _slots(self, queue: str) -> int:
+        """The slots of one item of ``queue`` (every item has as many), 0 when it has none; a
+        queue's is fixed once it has items, so it is read once."""
+        k = self._overlap.get(queue)
+        if k is None:
+            k = self.conn.execute(sql.SQL(
+                "SELECT count(*) FROM {t} WHERE queue = %s"
+                " AND example_id = (SELECT example_id FROM {t} WHERE queue = %s LIMIT 1)").format(t=self.table),
+                (queue, queue)).fetchone()[0]
+            if k:
+                self._overlap[queue] = k
+        return k
 
     def progress(self, queue: str) -> Progress:
         """Where ``queue`` stands, counted in slots (K per item)."""

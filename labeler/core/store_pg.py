@@ -587,9 +587,12 @@ def _merge_sessions(pg, src, schema: str, t: Table, names: list[str], result: Pu
     rows = ([*r[:at], ids.get(r[at], r[at]) if r[at] is not None else None, *r[at + 1:]]
             for r in _sqlite_rows(src, events, enames))
     temp = _temp(pg, schema, events, enames, src, rows)
+    # at, example_id and action are NOT NULL: compared with =, which the index on (example_id, at)
+    # and a hash join can serve (IS NOT DISTINCT FROM on every column compared each pushed event
+    # with every event on the server: 2.7 s of a push with 10,000 events, growing as their square)
     same = sql.SQL(" AND ").join(
-        sql.SQL("e.{c} IS NOT DISTINCT FROM i.{c}").format(c=sql.Identifier(c))
-        for c in ("at", "example_id", "action", "before", "after", "reviewer"))
+        [sql.SQL("e.{c} = i.{c}").format(c=sql.Identifier(c)) for c in ("at", "example_id", "action")]
+        + [sql.SQL("e.{c} IS NOT DISTINCT FROM i.{c}").format(c=sql.Identifier(c)) for c in ("before", "after", "reviewer")])
     insert = [n for n in enames if n != "seq"]
     cur = pg.execute(sql.SQL(
         "INSERT INTO {t} ({c}) SELECT {ic} FROM {i} i WHERE NOT EXISTS (SELECT 1 FROM {t} e WHERE {same})"

@@ -320,8 +320,9 @@ def confusion(project, split, as_json, cells):
 @click.option("--sample", type=click.IntRange(min=1), help="With --blind: how many examples (default: all of the split).")
 @click.option("--read-only", "read_only", is_flag=True,
               help="Look without changing anything: for a project another labeler has open, or on a read-only share.")
-@click.option("--overlap", type=click.IntRange(min=1), default=1, show_default=True,
-              help="A team project (--project postgresql://...): how many reviewers get each item of the shared queue.")
+@click.option("--overlap", type=click.IntRange(min=1), default=None,
+              help="A team project (--project postgresql://...): how many reviewers get each item of the shared queue"
+              " (default: as the queue was first posted, else 1).")
 def review(source, project, split, order, seed, scope, label, pred, pair, unreviewed, allow_test, taxonomy, reviewer,
            blind, sample, read_only, overlap):
     """Open the review window on a predictions file (imported first) or a project.
@@ -343,10 +344,10 @@ def review(source, project, split, order, seed, scope, label, pred, pair, unrevi
             _fail("a team review needs --reviewer NAME: each decision and claim is made in a reviewer's name")
         team, project = project, None
     elif project and is_pg_url(project):  # read-only, blind or labeling: in a working copy, pushed back at the end
-        if overlap != 1:
+        if overlap is not None:
             _fail("--overlap is for a team review (no --read-only, --blind or --label)")
         project = str(_team_copy(project))
-    elif overlap != 1:
+    elif overlap is not None:
         _fail("--overlap shares a team project's queue: it needs --project postgresql://...?project=NAME")
     if blind:
         _review_blind(source, project, split, seed, sample, reviewer)

@@ -217,3 +217,48 @@ def test_offline_at_start_the_copy_and_the_items_claimed_before_are_reviewed(own
     finally:
         own_server.start()
     assert again.flush() == 1
+
+
+def test_overlap_gives_each_item_to_k_reviewers_and_keeps_each_ones_decision(team, pg_db):
+    from labeler.core.team_review import TeamReviewSession
+
+    links = [TeamLink(team, name, overlap=2 if name == "ann" else None) for name in ("ann", "ben", "cat")]
+    got = {}
+    for link in links:
+        link.open()
+        with Project.open(link.path) as p:
+            s = TeamReviewSession(p, QueueSpec(), link=link)
+            got[link.reviewer] = list(s.items)
+            others = [c for c in p.classes if c != s.frame_row()["label"]]
+            s.set_label(others[0] if link.reviewer == "ann" else others[1])  # each corrects their first item
+            s.close()
+        link.flush()
+    # the first two reviewers share the queue's first items (overlap 2, as ann posted it); the third
+    # gets what is left after both slots of those went
+    assert got["ann"] == got["ben"]
+    assert not set(got["cat"]) & set(got["ann"])
+    first = got["ann"][0]
+    reviews = dict(_server_rows(pg_db, "digits", "SELECT reviewer, label FROM P.reviews WHERE example_id = %s", (first,)))
+    with Project.open(links[0].path, readonly=True) as p:
+        given = p.example(first)["label"]
+        others = [c for c in p.classes if c != given]
+        assert reviews == {"ann": others[0], "ben": others[1]}  # each one's own decision
+    decided = _server_rows(pg_db, "digits", "SELECT reviewer, label FROM P.decisions WHERE example_id = %s", (first,))
+    assert decided == [("ben", reviews["ben"])]  # the project's: the newest
+    for link in links:
+        link.close()
+
+
+def test_a_window_asking_for_another_overlap_than_the_queue_has_is_told(team):
+    from labeler.core.problems import TeamStoreError
+    from labeler.core.team_review import TeamReviewSession
+
+    a, b = TeamLink(team, "ann"), TeamLink(team, "ben", overlap=3)
+    for link in (a, b):
+        link.open()
+    with Project.open(a.path) as p:
+        TeamReviewSession(p, QueueSpec(), link=a).close()
+    with Project.open(b.path) as p, pytest.raises(TeamStoreError, match="cannot take items with overlap 3"):
+        TeamReviewSession(p, QueueSpec(), link=b)
+    a.close()
+    b.close()

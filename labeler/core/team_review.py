@@ -23,8 +23,25 @@ class TeamReviewSession(ReviewSession):
         mine = self.link.take(spec.to_json(), items)
         if mine or self.link.status.online:
             _remember(self.link, spec, mine)
+            if self.shared:
+                self._show_own(mine)
             return mine
         return [e for e in _remembered(self.link, spec) if e in set(items)]  # offline: what was claimed before
+
+    @property
+    def shared(self) -> bool:
+        """Each item goes to several reviewers (overlap): each sees and decides it on their own."""
+        return self.link.queue_overlap > 1
+
+    def _show_own(self, ids: list[str]) -> None:
+        """An item shared with others shows this reviewer's own decision (none yet: undecided), not
+        the project's, which may be another reviewer's."""
+        ready = self.link.own_ready
+        own = {e: ready.pop(e) for e in ids if e in ready}
+        if len(own) < len(ids):
+            own.update(self.link.own_reviews([e for e in ids if e not in own]))
+        for eid in ids:
+            self._decisions[eid] = own.get(eid, Decision())
 
     def _emit(self, event: SessionEvent) -> None:
         if event.kind == "decision" and event.change is not None and event.change.action != "remote":
@@ -42,6 +59,8 @@ class TeamReviewSession(ReviewSession):
         """Items newly claimed on the server join the end of the queue; returns those added."""
         have = set(self.items)
         new = [e for e in ids if e not in have and self.row_of(e) is not None]
+        if new and self.shared:
+            self._show_own(new)
         if new:
             self.items = self.items + new
             _remember(self.link, self.spec, self.items)
@@ -51,6 +70,9 @@ class TeamReviewSession(ReviewSession):
     def apply_remote(self, rows: list[tuple[str, Decision]]) -> list[str]:
         """Others' decisions into the local copy and onto the screen (they are not this reviewer's
         to undo); returns the ids that changed."""
+        if self.shared:  # another reviewer's decision on an item this one decides too stays theirs
+            mine = set(self.items)
+            rows = [(eid, d) for eid, d in rows if eid not in mine]
         changed = set(apply_remote(self.project, rows))
         for eid, d in rows:
             if eid in changed:

@@ -90,11 +90,13 @@ def _connection_lost(e: BaseException) -> bool:
 class TeamLink:
     """One reviewer's tie to one server project (see the module's docstring)."""
 
-    def __init__(self, url: str, reviewer: str, *, overlap: int = 1, lease: timedelta = timedelta(minutes=10),
+    def __init__(self, url: str, reviewer: str, *, overlap: int | None = None, lease: timedelta = timedelta(minutes=10),
                  home: Path | None = None):
+        """``overlap``: how many reviewers get each item of a queue this reviewer posts first (None:
+        as the queue was posted, 1 for a new one)."""
         if not reviewer or not reviewer.strip():
             raise TeamStoreError("a team review needs --reviewer NAME: decisions and claims are made in a reviewer's name")
-        if overlap < 1:
+        if overlap is not None and overlap < 1:
             raise TeamStoreError(f"--overlap must be 1 or more, not {overlap}")
         self.where = parse_url(url)
         self.reviewer = reviewer.strip()
@@ -105,6 +107,8 @@ class TeamLink:
         self.path = self.folder / "project.labeler.db"
         self.state_path = self.folder / "synced.json"
         self.queue: str | None = None
+        self.queue_overlap = 1  # how many reviewers get each item of it (as the server says)
+        self.own_ready: dict[str, Decision] = {}  # own_reviews of items claimed on the sync thread
         self.held: list[str] = []  # items claimed and not yet reviewed (renewed while open)
         self.on_status: Callable[[Status], None] | None = None
         self.on_remote: Callable[[list[tuple[str, Decision]]], None] | None = None
@@ -235,6 +239,8 @@ class TeamLink:
                         f" ON CONFLICT ({key}) DO UPDATE SET {update}"
                         " WHERE {t}.decided_at IS NULL OR excluded.decided_at > {t}.decided_at").format(
                         t=_ident(schema, table)), [v for v in values if table == "decisions" or v[6] is not None])
+                # an item this reviewer decided is done in every shared queue where they hold it
+                # (a decision is about the example, whichever queue showed it)
                 done = [eid for eid, (_, a, who) in last.items() if a.get("reviewed") and who == self.reviewer]
                 if done:
                     pg.execute(sql.SQL(
@@ -273,9 +279,10 @@ class TeamLink:
         self.queue = queue_name(spec_json)
         try:
             with TeamQueues(self._url()) as q:
-                kwargs = {"overlap": self.overlap} if self.overlap != 1 else {}
-                q.post(self.queue, ids, **kwargs)
-                held = q.held(self.queue, self.reviewer) if hasattr(q, "held") else []
+                # a queue keeps the overlap it was first posted with: without --overlap, take it
+                q.post(self.queue, ids, overlap=self.overlap or q.overlap(self.queue) or 1)
+                self.queue_overlap = q.overlap(self.queue) or 1
+                held = q.held(self.queue, self.reviewer)
                 more = q.claim(self.queue, self.reviewer, max(0, CLAIM_BATCH - len(held)), lease=self.lease)
                 self._publish_progress(q)
         except (psycopg.Error, TeamStoreError) as e:
@@ -309,6 +316,9 @@ class TeamLink:
         with TeamQueues(self._url()) as q:
             got = q.claim(self.queue, self.reviewer, CLAIM_BATCH, lease=self.lease)
             self._publish_progress(q)
+        if self.queue_overlap > 1:  # read here, so the window need not wait for them
+            own = self.own_reviews(got)
+            self.own_ready.update({eid: own.get(eid, Decision()) for eid in got})
         with self._lock:
             self.held += [e for e in got if e not in self.held]
         if self.on_claimed is not None:
@@ -329,7 +339,7 @@ class TeamLink:
         if self.on_progress is None or self.queue is None:
             return
         p = q.progress(self.queue)
-        by = q.done_by(self.queue) if hasattr(q, "done_by") else {}
+        by = q.done_by(self.queue)
         self.on_progress({"total": p.total, "done": p.done, "claimed": p.claimed, "free": p.free, "by": by})
 
     # -- threads -------------------------------------------------------------------------------
@@ -425,6 +435,15 @@ class TeamLink:
                                  " FROM {} WHERE example_id = ANY(%s)").format(_ident(self.where.project, "decisions")),
                          (list(ids),))
         return [(r[0], _decision(r)) for r in cur.fetchall()]
+
+    def own_reviews(self, ids: Sequence[str]) -> dict[str, Decision]:
+        """This reviewer's own newest decisions on ``ids`` (the server's ``reviews``): what an item
+        shared with other reviewers (overlap) shows this reviewer."""
+        with connect(self.where, connect_timeout=CONNECT_TIMEOUT) as pg:
+            cur = pg.execute(sql.SQL("SELECT example_id, label, tags, error_types, note, reviewed, reviewer, decided_at"
+                                     " FROM {} WHERE reviewer = %s AND example_id = ANY(%s)").format(
+                _ident(self.where.project, "reviews")), (self.reviewer, list(ids)))
+            return {r[0]: _decision(r) for r in cur.fetchall()}
 
     def _catch_up(self, pg: psycopg.Connection) -> None:
         """After (re)connecting: the decisions others made since the newest one heard (the

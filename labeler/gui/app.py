@@ -54,7 +54,7 @@ def run(
     reviewer: str | None = None,
     readonly: bool = False,
     team: str | None = None,
-    overlap: int = 1,
+    overlap: int | None = None,
 ) -> int:
     """Open the review window on ``source`` (predictions or project) or ``project``; the exit code.
     ``readonly``: look, save nothing (offered too when another labeler writes to the project)."""

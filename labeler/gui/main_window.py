@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
             self._update_enabled()
             self._update_title()
 
-    def open_team(self, url: str, *, overlap: int = 1) -> bool:
+    def open_team(self, url: str, *, overlap: int | None = None) -> bool:
         """Review a team project on a server (``postgresql://...?project=NAME``) as this window's
         reviewer (asked for when the window has none): see labeler.core.team_sync."""
         from labeler.core.problems import TeamStoreError

@@ -175,6 +175,31 @@ def decision_commits(base: str, ids: list[str], *, pipelined: bool = False) -> l
     return times
 
 
+def journal_commits(url: str, ids: list[str], home: Path) -> tuple[list[float], list[float]]:
+    """labeler's own path for one decision in a team review (labeler.core.team_sync): committed to
+    the reviewer's local journal (what "saved" waits for), then sent to the server as the window's
+    sync thread sends it (TeamLink.flush: one pipelined server transaction with the event, the
+    decision, the reviewer's review, the claims done and the NOTIFY). Seconds of each, one decision
+    at a time."""
+    from labeler.core.store import Decision
+    from labeler.core.team_sync import TeamLink
+
+    link = TeamLink(url, "bench-journal", home=home)
+    link.open()
+    local, sent = [], []
+    with Project.open(link.path) as p:
+        for eid in ids:
+            t = time.perf_counter()
+            p.write_decision(eid, Decision(), Decision(tags=frozenset({"mislabeled"}), reviewed=True), "+mislabeled",
+                             reviewer=link.reviewer)
+            local.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            link.flush()
+            sent.append(time.perf_counter() - t)
+    link.close()
+    return local, sent
+
+
 def reviewer_process(url: str, base: str, name: str, quota: int, barrier, out) -> None:
     """One reviewer: claim the next item, write its decision, mark it done, ``quota`` times (or
     until the queue is empty)."""
@@ -301,8 +326,13 @@ def main() -> None:
         print(f"  the same, pipelined        p50 {1000 * median(times):.2f} ms, p99 {1000 * p99(times):.2f} ms"
               " (one wait for the server instead of one per statement)", flush=True)
 
+        local, sent = journal_commits(url, ids[2 * args.decisions:3 * args.decisions], tmp / "team-home")
+        print(f"  labeler's team review: journal commit p50 {1000 * median(local):.2f} ms, p99 {1000 * p99(local):.2f} ms;"
+              f" sent to the server p50 {1000 * median(sent):.2f} ms, p99 {1000 * p99(sent):.2f} ms"
+              f" (target p99 <= 5 ms: {'met' if p99(sent) <= 0.005 else 'NOT met'})", flush=True)
+
         total = args.reviewers * args.per_reviewer
-        r = reviewers_at_once(url, base, ids[2 * args.decisions:2 * args.decisions + total], args.reviewers)
+        r = reviewers_at_once(url, base, ids[3 * args.decisions:3 * args.decisions + total], args.reviewers)
         print(f"{args.reviewers} reviewer processes, {r['items']} items: {r['per_s']:.0f} decisions/s"
               f" ({r['wall']:.2f} s), claim p99 {1000 * r['claim_p99']:.2f} ms, commit p50"
               f" {1000 * r['commit_p50']:.2f} ms, p99 {1000 * r['commit_p99']:.2f} ms;"

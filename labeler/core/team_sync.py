@@ -124,6 +124,7 @@ class TeamLink:
         self._sessions: dict[int, int] = {}  # local session id -> the server's
         self._last_renew = 0.0
         self._seen_at = ""  # the newest decided_at heard from others
+        self._synced: int | None = None  # the journal's last event on the server (synced.json)
 
     # -- opening -------------------------------------------------------------------------------
     def open(self) -> Path:
@@ -156,13 +157,21 @@ class TeamLink:
 
     # -- the journal ---------------------------------------------------------------------------
     def _read_state(self) -> int:
+        if self._synced is not None:
+            return self._synced
         try:
-            return int(json.loads(self.state_path.read_text())["seq"])
+            self._synced = int(json.loads(self.state_path.read_text())["seq"])
         except (OSError, ValueError, KeyError, TypeError):
-            return 0
+            self._synced = 0
+        return self._synced
 
     def _write_state(self, seq: int) -> None:
-        fileops.write_json(self.state_path, {"seq": seq})
+        """How far the journal is on the server. Replaced whole (rename), but not fsynced: a note
+        lost in a crash only sends some events again, and the server adds none of them twice."""
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"seq": seq}))
+        os.replace(tmp, self.state_path)
+        self._synced = seq
 
     def _journal(self) -> sqlite3.Connection:
         conn = sqlite3.connect(fileops.sqlite_uri(self.path, mode="ro"), uri=True, timeout=10)
@@ -209,7 +218,8 @@ class TeamLink:
         schema = self.where.project
         pg = self._conn()
         try:
-            with pg.transaction():
+            # pipelined: the statements go out together, one wait for the server instead of one each
+            with pg.pipeline(), pg.transaction():
                 # the journal forgets what the server acknowledged: the server must not lose it in a
                 # crash, whatever its own setting (synchronous_commit=off loses the last commits)
                 pg.execute("SET LOCAL synchronous_commit = on")

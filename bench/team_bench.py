@@ -225,6 +225,79 @@ def reviewer_process(url: str, base: str, name: str, quota: int, barrier, out) -
         out.put((name, start, time.time(), claims, commits, got))
 
 
+def team_reviewer_process(url: str, name: str, quota: int, home: str, barrier, out) -> None:
+    """One reviewer as the team review window works (labeler.core.team_review): the session claims
+    its share of the shared dev-errors queue, each decision (M, then Space) is committed to the
+    journal and sent to the server (what the window's sync thread does), more items are claimed
+    near the end of the share; ``quota`` decisions or until the queue is empty."""
+    from labeler.core.queue import QueueSpec
+    from labeler.core.team_review import TeamReviewSession
+    from labeler.core.team_sync import TeamLink
+
+    link = TeamLink(url, name, home=Path(home))
+    link.open()
+    claimed: list[str] = []
+    link.on_claimed = claimed.extend
+    journal, sends, got = [], [], []
+    with Project.open(link.path) as p:
+        s = TeamReviewSession(p, QueueSpec(), link=link)
+        barrier.wait()
+        start = time.time()
+        while len(got) < quota:
+            if s.current_id is None or s.decision(s.current_id).reviewed:
+                link._claim_more()  # (the window does this on its sync thread, ahead of need)
+                s.add_claimed(claimed)
+                claimed.clear()
+                if s.current_id is None or s.decision(s.current_id).reviewed:
+                    s.next_unreviewed()
+                if s.current_id is None or s.decision(s.current_id).reviewed:
+                    break  # the queue is empty
+            eid = s.current_id
+            t = time.perf_counter()
+            s.toggle_tag("mislabeled")
+            journal.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            link.flush()
+            sends.append(time.perf_counter() - t)
+            got.append(eid)
+            s.next()
+        end = time.time()
+        s.close()
+    link.close()
+    out.put((name, start, end, journal, sends, got))
+
+
+def team_reviewers_at_once(url: str, base: str, n: int, quota: int, home: Path) -> dict:
+    """``n`` reviewer processes, each a team review session (see :func:`team_reviewer_process`)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=team_reviewer_process, args=(url, f"t{k}", quota, str(home), barrier, out))
+             for k in range(n)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=900) for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a reviewer process failed (exit code {p.exitcode})")
+    decided = [e for r in results for e in r[5]]
+    with psycopg.connect(base) as conn:
+        twice_on_server = conn.execute(
+            f"SELECT count(*) FROM (SELECT example_id FROM {SCHEMA}.events WHERE reviewer LIKE 't%%'"
+            " GROUP BY example_id HAVING count(*) > 1) x").fetchone()[0]
+        on_server = conn.execute(f"SELECT count(*) FROM {SCHEMA}.events WHERE reviewer LIKE 't%%'").fetchone()[0]
+    wall = max(r[2] for r in results) - min(r[1] for r in results)
+    return {
+        "decisions": len(decided), "wall": wall, "per_s": len(decided) / wall,
+        "journal_p99": p99([x for r in results for x in r[3]]),
+        "send_p50": median([x for r in results for x in r[4]]),
+        "send_p99": p99([x for r in results for x in r[4]]),
+        "twice": len(decided) - len(set(decided)) + twice_on_server,
+        "lost": len(decided) - on_server,
+        "per_reviewer": sorted(len(r[5]) for r in results),
+    }
+
+
 def reviewers_at_once(url: str, base: str, ids: list[str], n: int) -> dict:
     """``n`` reviewer processes share the queue ``ids`` (``len(ids) / n`` decisions each)."""
     with TeamQueues(url) as q:
@@ -339,6 +412,12 @@ def main() -> None:
               f" items per reviewer {r['per_reviewer'][0]}-{r['per_reviewer'][-1]};"
               f" reviewed twice: {r['twice']}, missed: {r['missed']}"
               f" ({'met' if r['twice'] == 0 and r['missed'] == 0 else 'NOT met'})")
+        r = team_reviewers_at_once(url, base, args.reviewers, args.per_reviewer, tmp / "team-homes")
+        print(f"{args.reviewers} team review sessions (processes; labeler's journal and claims), {r['decisions']}"
+              f" decisions: {r['per_s']:.0f} decisions/s ({r['wall']:.2f} s), journal commit p99"
+              f" {1000 * r['journal_p99']:.2f} ms, send p50 {1000 * r['send_p50']:.2f} ms, p99 {1000 * r['send_p99']:.2f} ms;"
+              f" decisions per reviewer {r['per_reviewer'][0]}-{r['per_reviewer'][-1]}; reviewed twice: {r['twice']},"
+              f" not on the server: {r['lost']} ({'met' if r['twice'] == 0 and r['lost'] == 0 else 'NOT met'})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if server is not None:

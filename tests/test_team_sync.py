@@ -262,3 +262,33 @@ def test_a_window_asking_for_another_overlap_than_the_queue_has_is_told(team):
         TeamReviewSession(p, QueueSpec(), link=b)
     a.close()
     b.close()
+
+
+def test_one_window_per_reviewer_and_project_and_a_home_that_cannot_be_written_is_named(team, tmp_path):
+    from labeler.core.problems import TeamStoreError
+
+    first = TeamLink(team, "alice")
+    first.open()
+    with Project.open(first.path):  # the window has it
+        with pytest.raises(TeamStoreError, match="alice reviews digits in another labeler window"):
+            TeamLink(team, "alice").open()
+        TeamLink(team, "bob").open()  # another reviewer: another copy
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(TeamStoreError, match=r"cannot keep the local copy of .*: Not a directory \(set XDG_DATA_HOME"):
+        TeamLink(team, "carol", home=tmp_path / "a file" / "team").open()
+    assert not list((tmp_path / "data home").rglob("*carol*"))
+
+
+def test_the_review_command_says_what_a_team_review_needs(team, digits_project):
+    from click.testing import CliRunner
+
+    from labeler.cli import main
+
+    r = CliRunner().invoke(main, ["review", "--project", team])
+    assert r.exit_code == 2 and "a team review needs --reviewer NAME" in r.output
+    r = CliRunner().invoke(main, ["review", "--project", team, "--reviewer", "a", str(digits_project)])
+    assert r.exit_code == 2 and "give no SOURCE or --taxonomy" in r.output
+    r = CliRunner().invoke(main, ["review", "--project", str(digits_project), "--overlap", "2"])
+    assert r.exit_code == 2 and "--overlap shares a team project's queue" in r.output
+    r = CliRunner().invoke(main, ["review", "--project", team, "--read-only", "--overlap", "2"])
+    assert r.exit_code == 2 and "--overlap is for a team review" in r.output

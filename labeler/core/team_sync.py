@@ -42,7 +42,7 @@ import psycopg
 from psycopg import sql
 
 from . import fileops
-from .problems import TeamStoreError
+from .problems import ProjectError, ProjectLocked, TeamStoreError
 from .store import Decision, Project
 from .store_pg import _error, _ident, connect, parse_url, pull
 
@@ -130,7 +130,24 @@ class TeamLink:
     def open(self) -> Path:
         """Send what the journal holds from earlier windows, then refresh the local copy from the
         server; offline, the copy as it was (refused when there is none). Returns the copy's path."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TeamStoreError(f"cannot keep the local copy of {self.where.shown} in {self.folder}: {e.strerror}"
+                                 " (set XDG_DATA_HOME to a folder you can write)") from None
+        try:
+            lock = fileops.acquire_lock(self.path)  # one window per reviewer and project on a machine
+        except ProjectLocked:
+            raise TeamStoreError(f"{self.reviewer} reviews {self.where.project} in another labeler window on this"
+                                 " machine already: close it there, or review under another --reviewer name") from None
+        except ProjectError as e:
+            raise TeamStoreError(f"cannot keep the local copy of {self.where.shown}: {e}") from None
+        try:
+            return self._refresh()
+        finally:
+            fileops.release_lock(lock)
+
+    def _refresh(self) -> Path:
         try:
             if self.path.exists():
                 self.flush()

@@ -292,3 +292,22 @@ def test_the_review_command_says_what_a_team_review_needs(team, digits_project):
     assert r.exit_code == 2 and "--overlap shares a team project's queue" in r.output
     r = CliRunner().invoke(main, ["review", "--project", team, "--read-only", "--overlap", "2"])
     assert r.exit_code == 2 and "--overlap is for a team review" in r.output
+
+
+def test_a_journal_sent_after_a_restart_still_finishes_the_claims_it_decided(team, pg_db):
+    from labeler.core.team_review import TeamReviewSession
+
+    link = TeamLink(team, "alice")
+    link.open()
+    with Project.open(link.path) as p:
+        s = TeamReviewSession(p, QueueSpec(), link=link)
+        decided = [s.current_id]
+        s.next()
+        decided.append(s.current_id)
+        s.next()
+    # killed before the journal was sent: nothing on the server, the claims held
+    assert _server_rows(pg_db, "digits", "SELECT count(*) FROM P.claims WHERE done_at IS NOT NULL") == [(0,)]
+    again = TeamLink(team, "alice")
+    again.open()  # sends the journal first
+    done = _server_rows(pg_db, "digits", "SELECT example_id FROM P.claims WHERE done_by = 'alice'")
+    assert sorted(e for e, in done) == sorted(decided)

@@ -106,7 +106,8 @@ class TeamLink:
         self.folder = (home or team_home()) / f"{self.where.project}-{key}"
         self.path = self.folder / "project.labeler.db"
         self.state_path = self.folder / "synced.json"
-        self.queue: str | None = None
+        self.queue: str | None = None  # the shared queue the window reviews now
+        self.queues: set[str] = set()  # every one it took items from (their claims finish with decisions)
         self.queue_overlap = 1  # how many reviewers get each item of it (as the server says)
         self.own_ready: dict[str, Decision] = {}  # own_reviews of items claimed on the sync thread
         self.held: list[str] = []  # items claimed and not yet reviewed (renewed while open)
@@ -177,16 +178,20 @@ class TeamLink:
         if self._synced is not None:
             return self._synced
         try:
-            self._synced = int(json.loads(self.state_path.read_text())["seq"])
+            state = json.loads(self.state_path.read_text())
+            self._synced = int(state["seq"])
+            self.queues |= set(state.get("queues", []))
         except (OSError, ValueError, KeyError, TypeError):
             self._synced = 0
         return self._synced
 
     def _write_state(self, seq: int) -> None:
-        """How far the journal is on the server. Replaced whole (rename), but not fsynced: a note
-        lost in a crash only sends some events again, and the server adds none of them twice."""
+        """How far the journal is on the server, and the shared queues this reviewer took items
+        from (a journal sent after a restart still finishes their claims). Replaced whole (rename),
+        but not fsynced: a note lost in a crash only sends some events again, and the server adds
+        none of them twice."""
         tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"seq": seq}))
+        tmp.write_text(json.dumps({"seq": seq, "queues": sorted(self.queues)}))
         os.replace(tmp, self.state_path)
         self._synced = seq
 
@@ -266,14 +271,14 @@ class TeamLink:
                         f" ON CONFLICT ({key}) DO UPDATE SET {update}"
                         " WHERE {t}.decided_at IS NULL OR excluded.decided_at > {t}.decided_at").format(
                         t=_ident(schema, table)), [v for v in values if table == "decisions" or v[6] is not None])
-                # an item this reviewer decided is done in every shared queue where they hold it
-                # (a decision is about the example, whichever queue showed it)
+                # an item this reviewer decided is done in the shared queues this window took
+                # items from (by the claims' key: queue, example, reviewer)
                 done = [eid for eid, (_, a, who) in last.items() if a.get("reviewed") and who == self.reviewer]
-                if done:
+                if done and self.queues:
                     pg.execute(sql.SQL(
                         "UPDATE {c} SET done_at = now(), done_by = reviewer, lease_until = NULL"
-                        " WHERE reviewer = %s AND done_at IS NULL AND example_id = ANY(%s)").format(
-                        c=_ident(schema, "claims")), (self.reviewer, done))
+                        " WHERE queue = ANY(%s) AND example_id = ANY(%s) AND reviewer = %s AND done_at IS NULL").format(
+                        c=_ident(schema, "claims")), (sorted(self.queues), done, self.reviewer))
                 for payload in _payloads(self.reviewer, list(last)):
                     pg.execute("SELECT pg_notify(%s, %s)", (channel(schema), payload))
         except psycopg.Error as e:
@@ -303,9 +308,17 @@ class TeamLink:
         of the copy's queue this reviewer has not reviewed (decided by nobody else either)."""
         from .claims import TeamQueues
 
-        self.queue = queue_name(spec_json)
+        queue = queue_name(spec_json)
         try:
             with TeamQueues(self._url()) as q:
+                with self._lock:
+                    left = list(self.held)
+                if self.queue is not None and self.queue != queue and left:
+                    q.release(self.queue, self.reviewer, left)  # another queue: give the last one's back
+                self.queue = queue
+                if queue not in self.queues:
+                    self.queues.add(queue)
+                    self._write_state(self._read_state())
                 # a queue keeps the overlap it was first posted with: without --overlap, take it
                 q.post(self.queue, ids, overlap=self.overlap or q.overlap(self.queue) or 1)
                 self.queue_overlap = q.overlap(self.queue) or 1

@@ -372,6 +372,27 @@ def test_large_image_is_scaled_down_smoothly(view):
     assert shot.min() > 100 and shot.max() < 155  # averaged to grey, not aliased stripes
 
 
+@pytest.mark.parametrize("size", [(200, 100), (3, 2), (2, 3), (700, 333), (256, 256)])
+def test_every_pixel_is_painted_picture_or_background(view, size):
+    """The background is filled only around an opaque picture: no pixel may be left out (it would
+    keep the last frame's colour) and the picture is not painted over."""
+    view.set_image(QImage(512, 512, QImage.Format.Format_RGB32))  # a frame before, to leave traces of
+    view.image().fill(QColor(255, 255, 255))
+    view.grab()
+    picture = QImage(*size, QImage.Format.Format_RGB32)
+    picture.fill(QColor(200, 0, 0))
+    view.set_image(picture)
+    shot = view.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+    pixels = {tuple(c) for c in as_array(shot).reshape(-1, 3)}
+    assert pixels <= {(200, 0, 0), (40, 40, 40)}, pixels - {(200, 0, 0), (40, 40, 40)}
+    centre = shot.pixelColor(128, 128)
+    assert (centre.red(), centre.green(), centre.blue()) == (200, 0, 0)
+    scale = min(256 / size[0], 256 / size[1])
+    if size[1] * scale < 250:  # letterboxed above and below
+        corner = shot.pixelColor(128, 1)
+        assert (corner.red(), corner.green(), corner.blue()) == (40, 40, 40)
+
+
 def test_zoom_in_out_reset_and_wheel(view):
     view.set_image(checkerboard(8))
     fit = view.display_scale()

@@ -13,9 +13,10 @@ nearest-neighbour from one unscaled pixmap and only touches visible pixels.
 
 from __future__ import annotations
 
+import math
 import os
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -221,11 +222,12 @@ class ImageView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), _BACKGROUND)
         if self._image is not None:
             self._paint_image(painter)
-        elif self._placeholder is not None:
-            self._paint_placeholder(painter, *self._placeholder)
+        else:
+            painter.fillRect(self.rect(), _BACKGROUND)
+            if self._placeholder is not None:
+                self._paint_placeholder(painter, *self._placeholder)
         painter.end()
 
     def _paint_image(self, painter: QPainter) -> None:
@@ -235,6 +237,12 @@ class ImageView(QWidget):
             self._widget_center() - self._center * scale,
             QPointF(self._widget_center() + (QPointF(image.width(), image.height()) - self._center) * scale),
         )
+        if image.hasAlphaChannel():
+            painter.fillRect(self.rect(), _BACKGROUND)
+        else:
+            # an opaque picture covers its rectangle: only the bands around it need the background
+            # (a third of the paint's time went to filling the whole widget first)
+            _fill_around(painter, self.rect(), target, _BACKGROUND)
         if image.hasAlphaChannel():
             painter.fillRect(target.intersected(QRectF(self.rect())), self._checker)
         dpr = self.devicePixelRatioF()
@@ -322,6 +330,25 @@ class ImageView(QWidget):
     def _forget_pixmaps(self) -> None:
         self._base_pixmap = None
         self._scaled_pixmap = None
+
+
+def _fill_around(painter: QPainter, area: QRect, picture: QRectF, color: QColor) -> None:
+    """Fill `area` except the pixels well inside `picture`, which the picture paints over. One
+    pixel of its edge is filled too: where a fractional edge lands depends on rounding, and a pixel
+    left unpainted would keep the last frame's colour (the widget paints opaquely)."""
+    left, top = max(area.left(), math.ceil(picture.left()) + 1), max(area.top(), math.ceil(picture.top()) + 1)
+    right = min(area.right() + 1, math.floor(picture.right()) - 1)  # exclusive
+    bottom = min(area.bottom() + 1, math.floor(picture.bottom()) - 1)
+    if right <= left or bottom <= top:
+        painter.fillRect(area, color)
+        return
+    width, height = area.right() + 1, area.bottom() + 1
+    for band in (QRect(area.left(), area.top(), width - area.left(), top - area.top()),  # above
+                 QRect(area.left(), bottom, width - area.left(), height - bottom),  # below
+                 QRect(area.left(), top, left - area.left(), bottom - top),  # left of it
+                 QRect(right, top, width - right, bottom - top)):  # right of it
+        if band.width() > 0 and band.height() > 0:
+            painter.fillRect(band, color)
 
 
 def _checker_brush() -> QBrush:

@@ -130,6 +130,39 @@ def push_memory(local: Path, url: str) -> tuple[float, float]:
     return before, after
 
 
+def team_first_item(url: str, reviewer: str, home: Path) -> tuple[float, dict[str, float]]:
+    """What ``labeler review --project URL --reviewer NAME`` does before the window shows the first
+    item: TeamLink.open (send the journal, pull the copy), Project.open, the team session (its
+    queue, posted to the server's shared queue, and this reviewer's claims), the first example."""
+    from labeler.core.queue import QueueSpec
+    from labeler.core.team_review import TeamReviewSession
+    from labeler.core.team_sync import TeamLink
+
+    phases: dict[str, float] = {}
+    start = t = time.perf_counter()
+    link = TeamLink(url, reviewer, home=home)
+    link.open()
+    phases["pull"] = time.perf_counter() - t
+    t = time.perf_counter()
+    project = Project.open(link.path)
+    phases["open"] = time.perf_counter() - t
+    t = time.perf_counter()
+    try:
+        session = TeamReviewSession(project, QueueSpec(), link=link)
+        phases["queue and claims"] = time.perf_counter() - t
+        t = time.perf_counter()
+        first = session.example()
+        phases["first example"] = time.perf_counter() - t
+        took = time.perf_counter() - start
+        if first is None:
+            raise SystemExit("the team review queue is empty")
+        session.close()
+    finally:
+        project.close()
+        link.close()
+    return took, phases
+
+
 def open_first_item(path: Path, url: str | None = None) -> tuple[float, dict[str, float]]:
     """Seconds to the first item of the review queue (pulling ``url`` into ``path`` first when
     given), and the phases."""
@@ -389,6 +422,11 @@ def main() -> None:
         print(f"first item, PostgreSQL     {median(server_o):6.2f} s  {[round(x, 2) for x in server_o]}"
               f"  ({phases_text({k: median([p[k] for p in server_phases]) for k in server_phases[0]})})"
               f" (target <= 3 s: {'met' if median(server_o) <= 3 else 'NOT met'})", flush=True)
+
+        for who in ("first", "second"):
+            took, ph = team_first_item(url, f"opener-{who}", tmp / "team-open")
+            print(f"first item, team review ({who} reviewer{': posts the shared queue' if who == 'first' else ''})"
+                  f" {took:6.2f} s  ({phases_text(ph)}) (target <= 3 s: {'met' if took <= 3 else 'NOT met'})", flush=True)
 
         with Project.open(tmp / "local0.labeler.db", readonly=True) as p:
             ids = p.examples_table().column("id").to_pylist()

@@ -164,6 +164,30 @@ def test_row24_exif_rotated_jpeg_not_exact_is_rotated(tmp_path):
     assert near(result.pixels[20, 125], RED) and near(result.pixels[480, 125], BLUE)
 
 
+def test_the_decoder_gets_the_whole_file_in_one_call(tmp_path, monkeypatch):
+    """Pillow feeds a decoder 64 KB at a time and takes the GIL back between blocks, where a busy GUI
+    thread can hold the decoding thread up: the whole file goes in one call."""
+    Image.fromarray(noisy_rgb(2000, 1500)).save(tmp_path / "big.jpg", quality=95)
+    assert (tmp_path / "big.jpg").stat().st_size > 8 * 65536
+    calls = []
+    real = Image._getdecoder
+
+    class Counting:
+        def __init__(self, decoder):
+            self._decoder = decoder
+
+        def decode(self, data):
+            calls.append(len(data))
+            return self._decoder.decode(data)
+
+        def __getattr__(self, name):
+            return getattr(self._decoder, name)
+
+    monkeypatch.setattr(Image, "_getdecoder", lambda *args: Counting(real(*args)))
+    assert_valid_pixels(decode(tmp_path / "big.jpg", (500, 500)), (500, 375))
+    assert len(calls) == 1
+
+
 # -- row 24: unusual but valid images --------------------------------------------
 
 

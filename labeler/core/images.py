@@ -38,6 +38,8 @@ it to cover every source pixel (a tent filter), so it averages rather than
 skips pixels. After a DCT-reduced decode the factor left is under 2, where
 BICUBIC/LANCZOS differ little and cost 1.6-2.5x more (measured here)."""
 
+_ONE_BLOCK = 64 * 1024 * 1024  # bytes of a file read in one go at most (see _read_in_one_block)
+
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the image by 90 degrees
 
@@ -153,6 +155,7 @@ def _decode_open(im: Image.Image, max_size: tuple[int, int] | None, max_pixels: 
         stored_target = target[::-1] if orientation in _SWAPS_AXES else target
         im.draft(None, stored_target)
 
+    _read_in_one_block(im)
     try:
         im.load()
     except _LOAD_ERRORS:
@@ -170,6 +173,19 @@ def _decode_open(im: Image.Image, max_size: tuple[int, int] | None, max_pixels: 
     pixels = np.ascontiguousarray(_shrink(rgb, target) if exact else _reduce(rgb, target))
     pixels.setflags(write=False)
     return Decoded(pixels, None, shown_size)
+
+
+def _read_in_one_block(im: Image.Image) -> None:
+    """Hand the decoder the whole file (up to `_ONE_BLOCK`) in one call instead of Pillow's 64 KB
+    blocks. Between blocks the decoding thread takes the GIL back, and while another thread runs
+    Python (the GUI thread, on a key) each block can wait up to the switch interval: a 12 MP JPEG is
+    80 blocks. Measured beside a thread busy in Python: 1024x768 15.9 -> 9.3 ms, 12 MP 111 -> 97 ms."""
+    try:
+        size = os.fstat(im.fp.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return
+    if isinstance(getattr(im, "decodermaxblock", None), int):
+        im.decodermaxblock = max(im.decodermaxblock, min(size, _ONE_BLOCK))
 
 
 def _shrink(rgb: Image.Image, target: tuple[int, int]) -> np.ndarray:

@@ -18,17 +18,18 @@ What this module does today (the first part of the team store):
   refused (a re-imported project is a new project on the server).
 - :func:`pull` makes a local project file from the server's copy; it opens with ``Project.open``
   and every command gives the same output on it as on the file that was pushed.
-- :func:`grant_reviewer` makes a role that may write decisions, events, reviewer labels and sessions
-  (and claim items of shared queues) but cannot change or delete the examples, the taxonomy or the
-  project's meta.
+- :func:`grant_reviewer` makes a role that may write decisions, events, reviewer labels, sessions and
+  reviews (and post and claim items of shared queues) but cannot change or delete the examples, the
+  taxonomy or the project's meta.
 - The first push also makes the tables only a server project has (:data:`SERVER_TABLES`: the claims
-  of shared queues, see :mod:`labeler.core.claims`); pull leaves them on the server.
+  of shared queues, see :mod:`labeler.core.claims`; each reviewer's own decisions, see
+  :mod:`labeler.core.team_sync`); pull leaves them on the server.
 
 The tables are read from the SQLite file itself (``sqlite_master``), so a table a later schema
 migration adds is copied without a change here; merging it on a second push adds its rows that the
-server does not hold (by primary key). Commands do not yet run on the server directly: pull, work
-on the local copy, push back: ``--project URL`` does this for every command
-(:mod:`labeler.core.workcopy`).
+server does not hold (by primary key). Commands run on a local copy: ``--project URL`` pulls one,
+runs the command and pushes back what changed (:mod:`labeler.core.workcopy`); the team review
+window keeps a copy per reviewer and sends each decision as it is made (:mod:`labeler.core.team_sync`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The command runs on a local copy of the server's project, pulled into a private 
 (:func:`labeler.core.store_pg.pull`); when it ends, a copy it changed is pushed back
 (:func:`labeler.core.store_pg.push`: decisions merge by example, newest wins, the events of both are
 kept), and the folder is removed. A command that only reads pushes nothing. So every command works on
-both stores with the same output. What it is not (yet): several reviewers claiming items from one live
-queue on the server (:mod:`labeler.core.claims` holds the claims; the window does not use them).
+both stores with the same output. The review window on a team project is not this: it keeps a copy
+per reviewer and sends each decision as it is made (:mod:`labeler.core.team_sync`).
 """
 
 from __future__ import annotations

@@ -111,3 +111,18 @@ def test_a_password_in_the_url_is_never_kept_in_recent_files(qtbot, tmp_path, te
     assert "s3cret" not in win.team.label.toolTip() and "s3cret" not in win.windowTitle()
     win.close()
     assert "s3cret" not in (tmp_path / "settings-carol.ini").read_text()
+
+
+def test_what_a_team_window_cannot_share_is_refused_with_what_to_do(qtbot, tmp_path, team, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    said = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: said.append(text))
+    win = open_team_window(qtbot, tmp_path, team, "dan")
+    before = win.session.project.error_types()
+    win.edit_error_types()
+    win.apply_error_types(before + ["new kind"], {})  # (the slices panel offers one this way)
+    assert win.session.project.error_types() == before
+    assert win.modes.open_labeling() is None
+    assert len(said) == 3 and "labeler taxonomy set|rename" in said[0] and "--label" in said[2]
+    win.close()

@@ -311,3 +311,38 @@ def test_a_journal_sent_after_a_restart_still_finishes_the_claims_it_decided(tea
     again.open()  # sends the journal first
     done = _server_rows(pg_db, "digits", "SELECT example_id FROM P.claims WHERE done_by = 'alice'")
     assert sorted(e for e, in done) == sorted(decided)
+
+
+def test_a_reviewer_role_reviews_and_a_refusal_is_not_called_offline(team, pg_db, tmp_path):
+    """The reviewer role (team grant-reviewer) can do a whole team review: pull, post and claim, send
+    its decisions. A grant taken away makes the server refuse them: the status says so (not
+    "offline"), the journal keeps them, and they go once the grant is back."""
+    from labeler.core.team_review import TeamReviewSession
+
+    store_pg.grant_reviewer(team, "rita")
+    as_rita = team.replace("postgresql://postgres@", "postgresql://rita@")
+    link = TeamLink(as_rita, "rita")
+    link.open()
+    link.start()
+    try:
+        with Project.open(link.path) as p:
+            s = TeamReviewSession(p, QueueSpec(), link=link)
+            s.toggle_tag("mislabeled")
+            link.wake()
+            assert _wait(lambda: link.status.online and link.pending() == 0), link.status
+            with psycopg.connect(pg_db, autocommit=True) as admin:
+                admin.execute('REVOKE INSERT, UPDATE ON "digits".reviews FROM rita')
+            s.next()
+            s.toggle_tag("very hard")
+            link.wake()
+            assert _wait(lambda: link.status.refused), link.status
+            assert "permission denied" in link.status.problem and link.status.pending == 1
+            assert link.status.describe().startswith("NOT saved on the server (")
+            with psycopg.connect(pg_db, autocommit=True) as admin:
+                admin.execute('GRANT INSERT, UPDATE ON "digits".reviews TO rita')
+            assert _wait(lambda: link.status.online and link.pending() == 0, timeout=20), link.status
+            s.close()
+    finally:
+        link.close()
+    rows = _server_rows(pg_db, "digits", "SELECT action FROM P.events WHERE reviewer = 'rita' ORDER BY seq")
+    assert rows == [("+mislabeled",), ("+very hard",)]

@@ -74,8 +74,12 @@ class Status:
     online: bool
     pending: int  # journaled decisions (events) not on the server yet
     problem: str | None = None  # why offline (redacted)
+    refused: bool = False  # the server is there but refused them (a missing grant, say): retried
 
     def describe(self) -> str:
+        if self.refused:
+            waiting = f"{self.pending} decision{'' if self.pending == 1 else 's'} journaled here"
+            return f"NOT saved on the server ({self.problem}) · {waiting}, sent again every few seconds"
         if self.online:
             return "online · all saved on the server" if not self.pending else f"online · sending {self.pending}"
         waiting = f"{self.pending} decision{'' if self.pending == 1 else 's'} journaled here" if self.pending else "nothing waiting"
@@ -419,7 +423,10 @@ class TeamLink:
                 self._set_status(Status(True, 0))
             except (psycopg.Error, TeamStoreError, OSError, sqlite3.Error) as e:
                 self._drop()
-                self._set_status(Status(False, self._safe_pending(), _short(e)))
+                refused = isinstance(e, (psycopg.Error, TeamStoreError)) and not _connection_lost(e)
+                self._set_status(Status(False, self._safe_pending(), _short(e), refused))
+                if refused:
+                    self._stop.wait(5 * RETRY)  # not at once again: the server said no
 
     def _safe_pending(self) -> int:
         try:

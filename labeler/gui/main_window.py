@@ -43,6 +43,10 @@ OPEN_PROBLEMS = (ProjectError, ImportProblem, QueueRefused, OSError)
 # what a project open read-only still lets the reviewer do (moving on marks nothing there)
 READ_ONLY_CALLS = {"next", "prev", "skip", "goto", "set_queue", "next_unreviewed"}
 READ_ONLY_NOTE = "Read-only: this project can be looked at, not changed; nothing is saved."
+TEAM_TAXONOMY_NOTE = ("The error types of a team project are the server's, the same for every reviewer: change"
+                      " them with `labeler taxonomy set|rename ... --project URL`, then reopen the window.")
+TEAM_LABELING_NOTE = ("Labeling from scratch is not shared live in a team review yet: run `labeler review"
+                      " --project URL --label --reviewer NAME` (a working copy, pushed back when it closes).")
 
 
 class MainWindow(QMainWindow):
@@ -314,6 +318,9 @@ class MainWindow(QMainWindow):
     def edit_error_types(self) -> None:
         if self.session is None:
             return
+        if self.team is not None:
+            QMessageBox.information(self, "Error types", TEAM_TAXONOMY_NOTE)
+            return
         dialog = dialogs.ErrorTypeEditor(self.error_types, self)
         if dialog.exec() == dialogs.QDialog.DialogCode.Accepted:
             self.apply_error_types(*dialog.result_names())
@@ -322,6 +329,9 @@ class MainWindow(QMainWindow):
         """The taxonomy in a new order (digit keys follow it), with renames carried into decisions.
         Removing error types that decisions use asks first (No changes nothing)."""
         s = self.session
+        if self.team is not None:  # the team's taxonomy is the server's; this copy's would not be sent
+            QMessageBox.information(self, "Error types", TEAM_TAXONOMY_NOTE)
+            return
         force = False
         try:
             s.project.check_error_types(names, renames=renames)

@@ -480,6 +480,11 @@ class ModeController(QObject):
         from .blind_window import BlindWindow
 
         s = self.session
+        if getattr(self.window, "team", None) is not None:
+            from .main_window import TEAM_LABELING_NOTE
+
+            QMessageBox.information(self.window, "labeler: labeling", TEAM_LABELING_NOTE)
+            return None
         try:
             session = LabelSession(s.project, LabelSpec(), s.reviewer)
         except ProjectError as e:

@@ -211,6 +211,14 @@ def test_push_back_merges_by_example_newest_wins_and_keeps_both_events(reviewed_
     again = store_pg.push(a, url)
     assert not any(again.added.values()), again.added
     assert not any(store_pg.push(b, url).added.values())
+    # each reviewer's own newest decision is kept apart (the server's reviews): both on `shared`
+    with psycopg.connect(pg_db) as pg:
+        reviews = pg.execute('SELECT example_id, reviewer, label, error_types FROM "digits".reviews').fetchall()
+    on_shared = {r[1]: (r[2], json.loads(r[3])) for r in reviews if r[0] == shared}
+    assert on_shared == {"ana": (None, ["occluded"]), "ben": ("9", [])}
+    with Project.open(merged, readonly=True) as p:  # every other decided example: its one reviewer's
+        decided = {eid: (d.reviewer, d.label) for eid, d in p.decisions().items() if eid != shared}
+    assert {r[0]: (r[1], r[2]) for r in reviews if r[0] != shared} == decided
 
 
 def test_push_back_of_other_examples_is_refused(reviewed_project, pg_db, tmp_path, write_csv):

@@ -435,6 +435,8 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
                                     _advance_serial(pg, schema, t)
                             else:
                                 _merge_table(pg, src, schema, t, names, result, replace_taxonomy)
+                        if new:
+                            _record_reviews(pg, schema, _ident(schema, "decisions"))
                         if result.backup and not any(result.added.values()):
                             pg_backup.forget(pg, schema)  # nothing changed: no backup to rotate the others out
                             result.backup = None
@@ -496,6 +498,8 @@ def _merge_table(pg, src, schema: str, t: Table, names: list[str], result: PushR
         # as neither added nor kept
         result.added[t.name] = cur.rowcount
         result.kept_newer[t.name] = total - same - result.added[t.name]
+        if t.name == "decisions":
+            _record_reviews(pg, schema, temp)
     elif t.name == "sessions":
         _merge_sessions(pg, src, schema, t, names, result)
     elif t.name == "events":
@@ -524,6 +528,19 @@ def _merge_table(pg, src, schema: str, t: Table, names: list[str], result: PushR
             cur = pg.execute(sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {i} EXCEPT SELECT {c} FROM {t}").format(
                 t=target, c=_cols(names), i=temp))
         result.added[t.name] = cur.rowcount
+
+
+def _record_reviews(pg, schema: str, decisions: sql.Composable) -> None:
+    """Each reviewer's own newest decision (the server's ``reviews``, see SERVER_TABLES) from the
+    pushed ``decisions``: where both sides hold one for the same example and reviewer, the newer
+    wins, as in the team review's journal (labeler.core.team_sync)."""
+    cols = "example_id, label, tags, error_types, note, reviewed, reviewer, decided_at"
+    update = ", ".join(f"{c} = excluded.{c}" for c in cols.split(", ")[1:])
+    pg.execute(sql.SQL(
+        f"INSERT INTO {{r}} ({cols}) SELECT {cols} FROM {{d}} WHERE reviewer IS NOT NULL"
+        f" ON CONFLICT (example_id, reviewer) DO UPDATE SET {update}"
+        " WHERE {r}.decided_at IS NULL OR excluded.decided_at > {r}.decided_at").format(
+        r=_ident(schema, "reviews"), d=decisions))
 
 
 def _replace_differing(pg, src, schema: str, t: Table, names: list[str], result: PushResult) -> None:

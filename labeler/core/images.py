@@ -38,7 +38,7 @@ it to cover every source pixel (a tent filter), so it averages rather than
 skips pixels. After a DCT-reduced decode the factor left is under 2, where
 BICUBIC/LANCZOS differ little and cost 1.6-2.5x more (measured here)."""
 
-_ONE_BLOCK = 64 * 1024 * 1024  # bytes of a file read in one go at most (see _read_in_one_block)
+_ONE_BLOCK = 16 * 1024 * 1024  # bytes read in one go at most (a 12 MP JPEG is ~5 MB); see _read_in_one_block
 
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the image by 90 degrees

@@ -283,12 +283,16 @@ class ReviewSession:
 
     def suggested_label(self, example_id: str | None = None) -> str | None:
         """What P accepts: the suggested label in a label-quality queue, else the prediction."""
-        ex = self.frame_row(example_id)
-        if ex is None:
+        eid = example_id if example_id is not None else self.current_id
+        row = None if eid is None else self.row_of(eid)
+        if row is None:
             return None
-        if self.spec.order == "quality" and isinstance(ex.get("suggested"), str):
-            return ex["suggested"]
-        return ex["pred"]
+        # two cells, not the whole row: the panel asks on every key
+        if self.spec.order == "quality" and "suggested" in self.frame.columns:
+            suggested = self.frame["suggested"].iat[row]
+            if isinstance(suggested, str):
+                return suggested
+        return self.frame["pred"].iat[row]
 
     def frame_row(self, example_id: str | None = None) -> dict | None:
         eid = example_id if example_id is not None else self.current_id

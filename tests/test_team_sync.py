@@ -346,3 +346,24 @@ def test_a_reviewer_role_reviews_and_a_refusal_is_not_called_offline(team, pg_db
         link.close()
     rows = _server_rows(pg_db, "digits", "SELECT action FROM P.events WHERE reviewer = 'rita' ORDER BY seq")
     assert rows == [("+mislabeled",), ("+very hard",)]
+
+
+def test_a_long_mixed_case_project_name_is_heard_too(pg_db, digits_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    name = "Team-" + "x" * 58  # 63 characters: "labeler_" + it would not fit a channel name
+    url = f"{pg_db}?project={name}"
+    store_pg.push(digits_project, url)
+    alice, bob = TeamLink(url, "alice"), TeamLink(url, "bob")
+    alice.open()
+    bob.open()
+    heard = []
+    bob.on_remote = heard.extend
+    bob.start()
+    try:
+        assert _wait(lambda: bob.status.online)
+        done = _review(alice, 2)
+        alice.flush()
+        assert _wait(lambda: {e for e, _ in heard} == set(done)), heard
+    finally:
+        bob.close()
+        alice.close()

@@ -60,7 +60,10 @@ def team_home() -> Path:
 
 
 def channel(project: str) -> str:
-    return f"labeler_{project}"
+    """The NOTIFY channel of a project: an identifier, so at most 63 bytes (a long project name is
+    hashed)."""
+    name = f"labeler_{project}"
+    return name if len(name.encode()) <= 63 else "labeler_" + hashlib.sha256(project.encode()).hexdigest()[:32]
 
 
 def queue_name(spec_json: dict) -> str:

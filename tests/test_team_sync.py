@@ -367,3 +367,19 @@ def test_a_long_mixed_case_project_name_is_heard_too(pg_db, digits_project, tmp_
     finally:
         bob.close()
         alice.close()
+
+
+def test_an_event_that_is_no_decision_is_logged_on_the_server_but_decides_nothing(team, pg_db):
+    from labeler.core import annotations
+
+    link = TeamLink(team, "alice")
+    link.open()
+    done = _review(link, 1)
+    with Project.open(link.path) as p:
+        annotations.set_label(p, done[0], "alice", p.classes[0])  # logs a "blind label" event
+    assert link.flush() == 2
+    actions = _server_rows(pg_db, "digits", "SELECT action FROM P.events WHERE reviewer = 'alice' ORDER BY seq")
+    assert actions == [("+mislabeled",), ("blind label",)]
+    tags = _server_rows(pg_db, "digits", "SELECT tags, reviewed FROM P.decisions WHERE example_id = %s", (done[0],))
+    assert [(json.loads(t), r) for t, r in tags] == [(["mislabeled"], 1)]  # the decision as it was
+    link.close()

@@ -264,7 +264,9 @@ class TeamLink:
                           sid=server_sid.get(sid)) for _, at, eid, action, before, after, reviewer, sid in rows])
                 last: dict[str, tuple] = {}
                 for _, at, eid, _, _, after, reviewer, _ in rows:
-                    last[eid] = (at, json.loads(after) if after else {}, reviewer)
+                    state = json.loads(after) if after else {}
+                    if "reviewed" in state:  # a decision's event (a blind label's is logged, not decided)
+                        last[eid] = (at, state, reviewer)
                 values = [(eid, a.get("label"), json.dumps(sorted(a.get("tags", []))),
                            json.dumps(sorted(a.get("error_types", []))), a.get("note", ""), int(bool(a.get("reviewed"))),
                            who, at) for eid, (at, a, who) in last.items()]

@@ -8,6 +8,7 @@ import json
 
 import click
 
+from .core.urls import is_pg_url
 from .cli_common import _fail, _open_readonly, _open_writable, _parse_columns, _progress_printer, project_option
 
 
@@ -53,7 +54,8 @@ def agreement(project, split, as_json, disagreements):
 
     JSON: {split, reviewers: [{name, labeled, error_vs_reference, ci95, quality}], pairs: [{a, b,
     common, agreement, kappa}], alpha, consensus: {labeled, differs_from_reference, ...}, per_class,
-    human}."""
+    human}. A team project (--project URL) whose review gave items to several reviewers (--overlap)
+    adds team_overlap: {items, reviewers, pairs, alpha} of their verdicts (not blind)."""
     from .core import agreement as agreementmod
 
     with _open_readonly(project) as p:
@@ -62,13 +64,20 @@ def agreement(project, split, as_json, disagreements):
             click.echo(json.dumps(ids) if as_json else "\n".join(ids) if ids else "no disagreements")
             return
         result = agreementmod.compute(p, split)
+        team = None
+        if project is not None and is_pg_url(project):  # a team project: its overlapped reviews too
+            from .core import frame as framemod, team_agreement
+
+            team = team_agreement.compute(team_agreement.verdicts(project, framemod.load(p), split))
     if as_json:
         data = result.to_json()
         if data.get("consensus"):
             data["consensus"].pop("labels", None)
+        if team is not None:
+            data["team_overlap"] = team.to_json()
         click.echo(json.dumps(data, indent=2))
         return
-    for line in result.lines():
+    for line in result.lines() + ([""] + team.lines() if team is not None else []):
         click.echo(line)
 
 

@@ -586,7 +586,7 @@ def _restore_team(url: str, list_only: bool, backup: str | None) -> None:
         if list_only:
             found = pg_backup.list_backups(url)
             if not found:
-                click.echo(f"no backups of {pg_backup.store_pg.redact(url)} yet (made on the server before a push changes it)")
+                click.echo(f"no backups of {pg_backup.pg_server.redact(url)} yet (made on the server before a push changes it)")
             for b in found:
                 click.echo(f"{b.name}  {b.when}  {b.size / 1e6:.1f} MB  pushed by {b.by}")
             return

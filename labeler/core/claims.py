@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from .problems import TeamStoreError
-from .store_pg import _error, _ident, _server_columns, connect, parse_url, upgrade_claims
+from .pg_server import _error, _ident, connect, parse_url
+from .store_pg import _server_columns, upgrade_claims
 
 DEFAULT_LEASE = timedelta(minutes=10)
 

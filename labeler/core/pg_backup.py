@@ -6,7 +6,7 @@ tables, inside the push's transaction, into a sibling schema ``NAME__backup_<UTC
 starts with at most 32 characters of NAME; a comment on the schema says whose backup it is, who
 pushed, and in which transaction); the last :data:`KEEP` are kept, as the local backups
 (:mod:`labeler.core.backup`). The examples' chunks are not copied: a push refuses other examples
-(``store_pg._check_examples``), so they are the same in every backup of a project; a backup keeps
+(``pg_server.check_examples``), so they are the same in every backup of a project; a backup keeps
 their checksums (table ``labeler_examples``) and a restore checks them.
 
 The copy is made by a function the project's owner makes at the first push,
@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg import sql
 
-from . import store_pg
+from . import pg_server
 from .problems import TeamStoreError
 
 KEEP = 5
@@ -163,16 +163,16 @@ def _snapshots(pg: psycopg.Connection, schema: str) -> list[ServerBackup]:
 
 def list_backups(url: str) -> list[ServerBackup]:
     """The server's backups of the project of ``url``, newest first (not the replaced states)."""
-    where = store_pg.parse_url(url)
-    with store_pg.connect(where) as pg:
+    where = pg_server.parse_url(url)
+    with pg_server.connect(where) as pg:
         try:
             _require_project(pg, where)
             return [b for b in _snapshots(pg, where.project) if b.kind == "backup"]
         except psycopg.Error as e:
-            raise store_pg._error(where, "could not list the backups of", e) from None
+            raise pg_server._error(where, "could not list the backups of", e) from None
 
 
-def _require_project(pg: psycopg.Connection, where: store_pg.ServerProject) -> None:
+def _require_project(pg: psycopg.Connection, where: pg_server.ServerProject) -> None:
     if not pg.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'meta'",
                       (where.project,)).fetchone():
         raise TeamStoreError(f"there is no project {where.project!r} on {where.shown} (push one first)")
@@ -189,9 +189,9 @@ def restore(url: str, which: str | None = None) -> ServerRestored:
     """Put a backup (the newest, or the backup or replaced state named ``which``) back into the
     project of ``url``, in one transaction under the lock pushes take; the current state is kept
     aside first in ``NAME__replaced_<UTC time>``. Only the project's owner may."""
-    where = store_pg.parse_url(url)
+    where = pg_server.parse_url(url)
     schema = where.project
-    with store_pg.connect(where) as pg:
+    with pg_server.connect(where) as pg:
         try:
             with pg.transaction():
                 pg.execute("SELECT pg_advisory_xact_lock(hashtext('labeler project ' || %s))", (schema,))
@@ -219,7 +219,7 @@ def restore(url: str, which: str | None = None) -> ServerRestored:
                 replaced = _call(pg, schema, "replaced")
                 _put_back(pg, schema, source)
         except psycopg.Error as e:
-            raise store_pg._error(where, "could not restore", e) from None
+            raise pg_server._error(where, "could not restore", e) from None
     return ServerRestored(where.shown, source, replaced)
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +46,8 @@ from psycopg import sql
 from . import fileops
 from .problems import TeamStoreError
 from .store import Project
-from .urls import is_pg_url  # noqa: F401  (named here too)
-# A schema name that needs no thought anywhere (psql, pg_dump -n, file names of backups).
-PROJECT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+from .pg_server import (  # noqa: F401  (the URL, connection and error helpers, named here too)
+    ServerProject, _error, _ident, check_examples, connect, is_pg_url, parse_url, redact)
 MIGRATIONS_TABLE = "_sqlite_migrations"
 # Merged by key on a second push: the row with the newer timestamp wins.
 NEWER_WINS = {"decisions": (("example_id",), "decided_at"),
@@ -112,90 +110,6 @@ SERVER_TABLES["reviews"] = """CREATE TABLE {t} (
 REVIEWER_WRITES["reviews"] = "INSERT, UPDATE"
 
 
-# -- URLs --------------------------------------------------------------------------------------
-
-# user:password@ of any URL, to the last @ before a space (a password may hold an unescaped @, # or /)
-_USERINFO_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@?#\s]*):\S*@")
-_PARAM_PASSWORD = re.compile(r"(?i)((?:^|[?&\s])password=)[^&\s'\"]*")
-
-
-def redact(text: str) -> str:
-    """``text`` (a URL, or a message holding URLs or ``password=`` parameters) with every password
-    replaced by ``***``."""
-    return _PARAM_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1:***@", text))
-
-
-def _shown(url: str) -> str:
-    """One URL as messages show it: its user part runs to the last '@', so a password is hidden
-    whatever it holds (a space too), and so is every ``password=`` parameter."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if sep and at and ":" in userinfo:
-        url = f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-    return redact(url)
-
-
-@dataclass(frozen=True)
-class ServerProject:
-    """Where a project lives on a server. ``conninfo`` is for libpq only (it may hold a password);
-    ``shown`` is what messages say."""
-
-    conninfo: str = field(repr=False)
-    project: str
-    shown: str
-
-    def __str__(self) -> str:
-        return self.shown
-
-
-def parse_url(url: str) -> ServerProject:
-    """``postgresql://[user@]host[:port]/dbname?project=NAME[&libpq parameters]``."""
-    shown = _shown(url)
-    if not is_pg_url(url):
-        raise TeamStoreError(f"not a PostgreSQL URL: {shown} (expected postgresql://[user@]host[:port]/dbname?project=NAME)")
-    parts = urllib.parse.urlsplit(url)
-    if "@" in parts.path or "@" in parts.fragment:  # user:pa/ss@host: libpq would read a host in the password
-        raise TeamStoreError(f"{shown}: a '/' or '#' in the user or password part must be escaped (%2F, %23);"
-                             " better, keep the password in ~/.pgpass or PGPASSWORD")
-    params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    names = [v for k, v in params if k == "project"]
-    if len(names) != 1 or not names[0]:
-        raise TeamStoreError(f"{shown}: name the project once, with ?project=NAME")
-    name = names[0]
-    if not PROJECT_NAME.fullmatch(name):
-        raise TeamStoreError(f"{shown}: project name {name!r} must be 1-63 letters, digits, '_' or '-',"
-                             " starting with a letter or '_'")
-    if not parts.path.strip("/"):
-        raise TeamStoreError(f"{shown}: name the database, postgresql://host/DBNAME?project={name}")
-    rest = urllib.parse.urlencode([(k, v) for k, v in params if k != "project"])
-    conninfo = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
-    return ServerProject(conninfo, name, shown)
-
-
-def connect(where: ServerProject, **kwargs) -> psycopg.Connection:
-    conninfo = where.conninfo
-    parts = urllib.parse.urlsplit(conninfo)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    if ":" in userinfo:  # the password goes to libpq apart, never in a URL it could quote back
-        user, password = userinfo.split(":", 1)
-        conninfo = urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-        kwargs.setdefault("password", urllib.parse.unquote(password))
-    try:
-        return psycopg.connect(conninfo, application_name="labeler", **kwargs)
-    except psycopg.Error as e:
-        raise _error(where, "cannot connect to", e) from None
-
-
-def _error(where: ServerProject, doing: str, e: Exception) -> TeamStoreError:
-    # one line (libpq adds hints on lines of their own), and the password in none of its spellings
-    text = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
-    parts = urllib.parse.urlsplit(where.conninfo)
-    given = [parts.password or ""] + [v for k, v in urllib.parse.parse_qsl(parts.query) if k == "password"]
-    for password in sorted({f for p in given if p for f in (p, urllib.parse.unquote(p))}, key=len, reverse=True):
-        text = text.replace(password, "***")
-    return TeamStoreError(f"{doing} {where.shown}: {redact(text)}")
-
-
 # -- the tables of a project --------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -255,10 +169,6 @@ def _server_columns(pg: psycopg.Connection, schema: str) -> dict[str, list[str]]
     for t, c in rows:
         out.setdefault(t, []).append(c)
     return out
-
-
-def _ident(schema: str, table: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
 
 
 def _cols(names) -> sql.Composed:
@@ -416,7 +326,7 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
                         pg.execute("SELECT pg_advisory_xact_lock(hashtext('labeler project ' || %s))", (schema,))
                         new = not _server_columns(pg, schema).get("meta")
                         if not new:
-                            _check_examples(pg, src, schema, where)
+                            check_examples(pg, src, schema, where)
                             # the server keeps the project as it was (labeler.core.pg_backup)
                             backup, no_backup = pg_backup.before_push(pg, schema)
                         server = _ensure_tables(pg, schema, tables)
@@ -450,16 +360,6 @@ def push(local: str | os.PathLike, url: str, *, replace_taxonomy: bool = False) 
 def _advance_serial(pg: psycopg.Connection, schema: str, t: Table) -> None:
     pg.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE(MAX({c}), 0) + 1, false) FROM {t}").format(
         c=sql.Identifier(t.serial), t=_ident(schema, t.name)), (f'"{schema}"."{t.name}"', t.serial))
-
-
-def _check_examples(pg: psycopg.Connection, src: sqlite3.Connection, schema: str, where: ServerProject) -> None:
-    mine = src.execute("SELECT chunk, crc, length(data) FROM columnar WHERE name = 'examples' ORDER BY chunk").fetchall()
-    theirs = pg.execute(sql.SQL("SELECT chunk, crc, length(data) FROM {} WHERE name = 'examples' ORDER BY chunk").format(
-        _ident(schema, "columnar"))).fetchall()
-    if [tuple(r) for r in mine] != [tuple(r) for r in theirs]:
-        raise TeamStoreError(
-            f"{where.shown} holds other examples than this project (imported from another file, or imported"
-            " again): push it under a new project name instead")
 
 
 def _temp(pg: psycopg.Connection, schema: str, t: Table, names: list[str], src: sqlite3.Connection, rows=None) -> sql.Identifier:

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from .agreement import cohen_kappa, krippendorff_alpha_nominal
-from .store_pg import _error, _ident, connect, parse_url
+from .pg_server import _error, _ident, connect, parse_url
 
 
 def verdict(given: str | None, label: str | None, tags: list[str], reviewed: bool) -> str | None:

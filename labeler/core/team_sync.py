@@ -44,7 +44,8 @@ from psycopg import sql
 from . import fileops
 from .problems import ProjectError, ProjectLocked, TeamStoreError
 from .store import Decision, Project
-from .store_pg import _error, _ident, connect, parse_url, pull
+from .pg_server import _error, _ident, connect, parse_url, redact
+from .store_pg import pull
 
 BATCH = 500  # journal events per server transaction
 CLAIM_BATCH = 20  # items claimed at a time
@@ -569,8 +570,6 @@ def _max_seq(path: Path) -> int:
 
 
 def _short(e: BaseException) -> str:
-    from .store_pg import redact
-
     text = redact(str(e).strip()).splitlines()
     return text[0] if text else type(e).__name__
 

@@ -34,7 +34,7 @@ from .help_overlay import HelpOverlay
 from .image_view import ImageView
 from .item_view import ItemView
 from .panels import ItemPanel
-from . import augment_view, export_dialog, grid_mode, modes
+from . import augment_view, export_dialog, grid_mode, modes, team_view
 
 RECENT_MAX = 10
 CHECKPOINT_IDLE_MS = 2000  # the WAL is checkpointed this long after the last decision
@@ -43,10 +43,6 @@ OPEN_PROBLEMS = (ProjectError, ImportProblem, QueueRefused, OSError)
 # what a project open read-only still lets the reviewer do (moving on marks nothing there)
 READ_ONLY_CALLS = {"next", "prev", "skip", "goto", "set_queue", "next_unreviewed"}
 READ_ONLY_NOTE = "Read-only: this project can be looked at, not changed; nothing is saved."
-TEAM_TAXONOMY_NOTE = ("The error types of a team project are the server's, the same for every reviewer: change"
-                      " them with `labeler taxonomy set|rename ... --project URL`, then reopen the window.")
-TEAM_LABELING_NOTE = ("Labeling from scratch is not shared live in a team review yet: run `labeler review"
-                      " --project URL --label --reviewer NAME` (a working copy, pushed back when it closes).")
 
 
 class MainWindow(QMainWindow):
@@ -319,7 +315,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         if self.team is not None:
-            QMessageBox.information(self, "Error types", TEAM_TAXONOMY_NOTE)
+            QMessageBox.information(self, "Error types", team_view.TAXONOMY_NOTE)
             return
         dialog = dialogs.ErrorTypeEditor(self.error_types, self)
         if dialog.exec() == dialogs.QDialog.DialogCode.Accepted:
@@ -330,7 +326,7 @@ class MainWindow(QMainWindow):
         Removing error types that decisions use asks first (No changes nothing)."""
         s = self.session
         if self.team is not None:  # the team's taxonomy is the server's; this copy's would not be sent
-            QMessageBox.information(self, "Error types", TEAM_TAXONOMY_NOTE)
+            QMessageBox.information(self, "Error types", team_view.TAXONOMY_NOTE)
             return
         force = False
         try:
@@ -414,8 +410,6 @@ class MainWindow(QMainWindow):
         from labeler.core.problems import TeamStoreError
         from labeler.core.team_sync import TeamLink
 
-        from .team_view import TeamView
-
         reviewer = self.reviewer
         if not reviewer:
             reviewer, ok = QInputDialog.getText(self, "Team review", "Your name (stored with each decision):")
@@ -431,7 +425,7 @@ class MainWindow(QMainWindow):
             return False
         self.close_project()
         self._leave_team()
-        self.team = TeamView(self, link, url)
+        self.team = team_view.TeamView(self, link, url)
         problem = self.take_project(project, self.spec)
         if problem is not None:
             QMessageBox.critical(self, "labeler: cannot review this", problem)

@@ -481,9 +481,9 @@ class ModeController(QObject):
 
         s = self.session
         if getattr(self.window, "team", None) is not None:
-            from .main_window import TEAM_LABELING_NOTE
+            from .team_view import LABELING_NOTE
 
-            QMessageBox.information(self.window, "labeler: labeling", TEAM_LABELING_NOTE)
+            QMessageBox.information(self.window, "labeler: labeling", LABELING_NOTE)
             return None
         try:
             session = LabelSession(s.project, LabelSpec(), s.reviewer)

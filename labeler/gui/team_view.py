@@ -15,6 +15,11 @@ from labeler.core.team_sync import Status, TeamLink
 
 
 DRAIN_MS = 100  # how often the window takes in what the link's threads reported
+# what a team window refuses, and what to do instead
+TAXONOMY_NOTE = ("The error types of a team project are the server's, the same for every reviewer: change"
+                 " them with `labeler taxonomy set|rename ... --project URL`, then reopen the window.")
+LABELING_NOTE = ("Labeling from scratch is not shared live in a team review yet: run `labeler review"
+                 " --project URL --label --reviewer NAME` (a working copy, pushed back when it closes).")
 
 
 class TeamPanel(QWidget):

@@ -54,11 +54,15 @@ def run_team(url: str, queue: str, *, victim: str | None = None) -> tuple[dict[s
     try:
         for p in procs.values():  # all started and connected before any claims
             assert p.stdout.readline() == "ready\n"
-        for name in sorted(procs, key=lambda name: name != victim):  # the victim first: it must get to its stall
-            p = procs[name]
-            p.stdin.write("go\n")
-            p.stdin.flush()
+
+        def go(name: str) -> None:
+            procs[name].stdin.write("go\n")
+            procs[name].stdin.flush()
+
         if victim:
+            # the victim alone until it holds its batch: started together, the others could finish
+            # the queue before a starved victim got to its stall (it then ended cleanly: seen in CI)
+            go(victim)
             p = procs[victim]
             out = []
             for line in p.stdout:
@@ -68,8 +72,12 @@ def run_team(url: str, queue: str, *, victim: str | None = None) -> tuple[dict[s
                     break
             p.send_signal(signal.SIGKILL)
             p.wait(10)
+            assert held, "".join(out)
             assert p.returncode == -signal.SIGKILL
             outputs[victim] = "".join(out)
+        for name in procs:
+            if name != victim:
+                go(name)
         for name, p in procs.items():
             if name != victim:
                 out, _ = p.communicate(timeout=60)

@@ -198,7 +198,8 @@ class TeamLink:
         from (a journal sent after a restart still finishes their claims). Replaced whole (rename),
         but not fsynced: a note lost in a crash only sends some events again, and the server adds
         none of them twice."""
-        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        # (the window's thread and the sync thread may both write it: a name of each thread's own)
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"seq": seq, "queues": sorted(self.queues)}))
         os.replace(tmp, self.state_path)
         self._synced = seq
@@ -314,8 +315,8 @@ class TeamLink:
     # -- claims --------------------------------------------------------------------------------
     def take(self, spec_json: dict, ids: Sequence[str]) -> list[str]:
         """The items of this reviewer's share of the queue ``ids`` (posted to the server's shared
-        queue once): those held from before, then a new batch; in queue order. Offline: the items
-        of the copy's queue this reviewer has not reviewed (decided by nobody else either)."""
+        queue once): those held from before, then a new batch; in queue order. Offline: none (the
+        session then reviews the items it claimed before, see labeler.core.team_review)."""
         from .claims import TeamQueues
 
         queue = queue_name(spec_json)

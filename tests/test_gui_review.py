@@ -261,7 +261,8 @@ def test_holding_right_keeps_the_event_loop_alive(qtbot, tmp_path, project_path)
     s = win.session
     assert s.position == 200
     gaps = [b - a for a, b in zip(beats, beats[1:])]
-    assert len(beats) > 50 and max(gaps) < 0.25, f"the event loop stalled for {max(gaps):.3f} s"
+    # starved timers (the bug this guards against) stall for seconds; a loaded machine alone gave 0.30 s
+    assert len(beats) > 50 and max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.3f} s"
     assert painted.count > 20
     qtbot.waitUntil(lambda: view.image() is not None and win.item_view._shown_id == s.current_id)
     on_disk = decisions_on_disk(project_path)

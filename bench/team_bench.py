@@ -45,6 +45,7 @@ from _data import write_predictions_csv  # noqa: E402
 from labeler.core import store_pg  # noqa: E402
 from labeler.core.claims import TeamQueues  # noqa: E402
 from labeler.core.store import Project  # noqa: E402
+from labeler.core.team_sync import TeamLink  # noqa: E402
 
 SCHEMA = "bench_team"
 QUEUE = "bench"
@@ -130,57 +131,32 @@ def push_memory(local: Path, url: str) -> tuple[float, float]:
     return before, after
 
 
-def team_first_item(url: str, reviewer: str, home: Path) -> tuple[float, dict[str, float]]:
-    """What ``labeler review --project URL --reviewer NAME`` does before the window shows the first
-    item: TeamLink.open (send the journal, pull the copy), Project.open, the team session (its
-    queue, posted to the server's shared queue, and this reviewer's claims), the first example."""
-    from labeler.core.queue import QueueSpec
-    from labeler.core.team_review import TeamReviewSession
-    from labeler.core.team_sync import TeamLink
-
-    phases: dict[str, float] = {}
-    start = t = time.perf_counter()
-    link = TeamLink(url, reviewer, home=home)
-    link.open()
-    phases["pull"] = time.perf_counter() - t
-    t = time.perf_counter()
-    project = Project.open(link.path)
-    phases["open"] = time.perf_counter() - t
-    t = time.perf_counter()
-    try:
-        session = TeamReviewSession(project, QueueSpec(), link=link)
-        phases["queue and claims"] = time.perf_counter() - t
-        t = time.perf_counter()
-        first = session.example()
-        phases["first example"] = time.perf_counter() - t
-        took = time.perf_counter() - start
-        if first is None:
-            raise SystemExit("the team review queue is empty")
-        session.close()
-    finally:
-        project.close()
-        link.close()
-    return took, phases
-
-
-def open_first_item(path: Path, url: str | None = None) -> tuple[float, dict[str, float]]:
-    """Seconds to the first item of the review queue (pulling ``url`` into ``path`` first when
-    given), and the phases."""
+def open_first_item(path: Path | None, url: str | None = None, *, link=None) -> tuple[float, dict[str, float]]:
+    """Seconds to the first item of the review queue, and the phases: of the file ``path``; pulled
+    from ``url`` into ``path`` first when given; or, with ``link`` (a TeamLink), what ``labeler
+    review --project URL --reviewer NAME`` does before the window shows it: TeamLink.open (send the
+    journal, pull the copy), Project.open, the team session (its queue posted to the server's
+    shared queue, this reviewer's claims), the first example."""
     from labeler.core.queue import QueueSpec
     from labeler.core.session import ReviewSession
+    from labeler.core.team_review import TeamReviewSession
 
     phases: dict[str, float] = {}
     start = t = time.perf_counter()
-    if url is not None:
+    if link is not None:
+        path = link.open()
+    elif url is not None:
         store_pg.pull(url, path)
+    if link is not None or url is not None:
         phases["pull"] = time.perf_counter() - t
         t = time.perf_counter()
     project = Project.open(path)
     phases["open"] = time.perf_counter() - t
     t = time.perf_counter()
     try:
-        session = ReviewSession(project, QueueSpec(), reviewer="bench")
-        phases["queue"] = time.perf_counter() - t
+        session = (TeamReviewSession(project, QueueSpec(), link=link) if link is not None
+                   else ReviewSession(project, QueueSpec(), reviewer="bench"))
+        phases["queue and claims" if link is not None else "queue"] = time.perf_counter() - t
         t = time.perf_counter()
         first = session.example()
         phases["first example"] = time.perf_counter() - t
@@ -190,6 +166,8 @@ def open_first_item(path: Path, url: str | None = None) -> tuple[float, dict[str
         session.close()
     finally:
         project.close()
+        if link is not None:
+            link.close()
     return took, phases
 
 
@@ -215,7 +193,6 @@ def journal_commits(url: str, ids: list[str], home: Path) -> tuple[list[float], 
     decision, the reviewer's review, the claims done and the NOTIFY). Seconds of each, one decision
     at a time."""
     from labeler.core.store import Decision
-    from labeler.core.team_sync import TeamLink
 
     link = TeamLink(url, "bench-journal", home=home)
     link.open()
@@ -258,6 +235,22 @@ def reviewer_process(url: str, base: str, name: str, quota: int, barrier, out) -
         out.put((name, start, time.time(), claims, commits, got))
 
 
+def in_processes(target, arguments: list[tuple], *, timeout: float) -> list[tuple]:
+    """``target(*args, barrier, out)`` in a fresh process for each ``args`` (spawned: each with its
+    own connections), started together at the barrier; what each put on ``out``."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(len(arguments)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for args in arguments]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=timeout) for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a reviewer process failed (exit code {p.exitcode})")
+    return results
+
+
 def team_reviewer_process(url: str, name: str, quota: int, home: str, barrier, out) -> None:
     """One reviewer as the team review window works (labeler.core.team_review): the session claims
     its share of the shared dev-errors queue, each decision (M, then Space) is committed to the
@@ -265,7 +258,6 @@ def team_reviewer_process(url: str, name: str, quota: int, home: str, barrier, o
     near the end of the share; ``quota`` decisions or until the queue is empty."""
     from labeler.core.queue import QueueSpec
     from labeler.core.team_review import TeamReviewSession
-    from labeler.core.team_sync import TeamLink
 
     link = TeamLink(url, name, home=Path(home))
     link.open()
@@ -302,17 +294,7 @@ def team_reviewer_process(url: str, name: str, quota: int, home: str, barrier, o
 
 def team_reviewers_at_once(url: str, base: str, n: int, quota: int, home: Path) -> dict:
     """``n`` reviewer processes, each a team review session (see :func:`team_reviewer_process`)."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=team_reviewer_process, args=(url, f"t{k}", quota, str(home), barrier, out))
-             for k in range(n)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=900) for _ in procs]
-    for p in procs:
-        p.join()
-        if p.exitcode != 0:
-            raise SystemExit(f"a reviewer process failed (exit code {p.exitcode})")
+    results = in_processes(team_reviewer_process, [(url, f"t{k}", quota, str(home)) for k in range(n)], timeout=900)
     decided = [e for r in results for e in r[5]]
     with psycopg.connect(base) as conn:
         twice_on_server = conn.execute(
@@ -335,16 +317,7 @@ def reviewers_at_once(url: str, base: str, ids: list[str], n: int) -> dict:
     """``n`` reviewer processes share the queue ``ids`` (``len(ids) / n`` decisions each)."""
     with TeamQueues(url) as q:
         q.post(QUEUE, ids)
-    ctx = multiprocessing.get_context("spawn")  # fresh processes, each with its own connections
-    barrier, out = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=reviewer_process, args=(url, base, f"r{k}", len(ids) // n, barrier, out)) for k in range(n)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join()
-        if p.exitcode != 0:
-            raise SystemExit(f"a reviewer process failed (exit code {p.exitcode})")
+    results = in_processes(reviewer_process, [(url, base, f"r{k}", len(ids) // n) for k in range(n)], timeout=600)
     claimed = [e for r in results for e in r[5]]
     with psycopg.connect(base) as conn:
         # the server's own record: decisions and events per item, claims done
@@ -424,7 +397,7 @@ def main() -> None:
               f" (target <= 3 s: {'met' if median(server_o) <= 3 else 'NOT met'})", flush=True)
 
         for who in ("first", "second"):
-            took, ph = team_first_item(url, f"opener-{who}", tmp / "team-open")
+            took, ph = open_first_item(None, link=TeamLink(url, f"opener-{who}", home=tmp / "team-open"))
             print(f"first item, team review ({who} reviewer{': posts the shared queue' if who == 'first' else ''})"
                   f" {took:6.2f} s  ({phases_text(ph)}) (target <= 3 s: {'met' if took <= 3 else 'NOT met'})", flush=True)
 

@@ -202,15 +202,20 @@ def remove_db_files(path: str | os.PathLike, *, strict: bool = True) -> None:
                 raise
 
 
+def data_home() -> Path:
+    """labeler's folder in the user's data folder (``$XDG_DATA_HOME/labeler``, by default
+    ``~/.local/share/labeler``): what labeler keeps outside a project's folder."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "labeler"
+
+
 def unsaved_path(project_path: str | os.PathLike) -> Path:
     """Where decisions that could not be written to the project are kept: beside it while its
     folder can be written, else in the user's data folder (XDG_DATA_HOME/labeler/unsaved)."""
     p = Path(project_path)
     if p.parent.is_dir() and os.access(p.parent, os.W_OK):
         return p.with_name(p.name + UNSAVED_SUFFIX)
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     digest = hashlib.sha256(os.fsencode(os.path.abspath(p))).hexdigest()[:10]
-    return data / "labeler" / "unsaved" / f"{p.name}-{digest}{UNSAVED_SUFFIX}"
+    return data_home() / "unsaved" / f"{p.name}-{digest}{UNSAVED_SUFFIX}"
 
 
 def keep_unsaved(project_path: str | os.PathLike, records: list[dict]) -> Path:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from .queue import QueueSpec
 from .session import Change, ReviewSession, SessionEvent
 from .store import Decision, Project
-from .team_sync import TOP_UP, TeamLink, apply_remote
+from .team_sync import TOP_UP, TeamLink, apply_remote, queue_name
 
 
 class TeamReviewSession(ReviewSession):
@@ -93,12 +93,12 @@ def _remember(link: TeamLink, spec: QueueSpec, ids: list[str]) -> None:
         held = json.loads(_held_path(link).read_text())
     except (OSError, ValueError):
         held = {}
-    held[json.dumps(spec.to_json(), sort_keys=True)] = list(ids)
+    held[queue_name(spec.to_json())] = list(ids)
     fileops.write_json(_held_path(link), held)
 
 
 def _remembered(link: TeamLink, spec: QueueSpec) -> list[str]:
     try:
-        return list(json.loads(_held_path(link).read_text()).get(json.dumps(spec.to_json(), sort_keys=True), []))
+        return list(json.loads(_held_path(link).read_text()).get(queue_name(spec.to_json()), []))
     except (OSError, ValueError, AttributeError):
         return []

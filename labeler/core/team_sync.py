@@ -56,8 +56,7 @@ NOTIFY_BYTES = 7000  # a NOTIFY payload must stay under 8000 bytes
 
 
 def team_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "labeler" / "team"
+    return fileops.data_home() / "team"
 
 
 def channel(project: str) -> str:

@@ -16,6 +16,7 @@ It starts its own server from the machine's PostgreSQL binaries (tests/pg.py, fs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import shutil
 import statistics
@@ -29,7 +30,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from labeler.core import store_pg  # noqa: E402
@@ -106,13 +106,14 @@ def main() -> None:
 
     from labeler.core.importer import import_predictions
 
-    server = pg.start_server()
+    server = contextlib.ExitStack()
+    base = server.enter_context(pg.database())
     tmp = Path(tempfile.mkdtemp())
     ctx = multiprocessing.get_context("spawn")
     try:
         csv = HERE.parent / "sample_data" / "digits" / "predictions.csv"
         import_predictions(csv, tmp / "p.labeler.db")
-        url = server.url() + "?project=bench_claims"
+        url = base + "?project=bench_claims"
         store_pg.push(tmp / "p.labeler.db", url)
         modes = [("before overlap, K=1", 1, True), ("K=1", 1, False), ("K=2", 2, False), ("K=3", 3, False)]
         figures: dict[str, list[dict]] = {m[0]: [] for m in modes}
@@ -132,8 +133,7 @@ def main() -> None:
                   f" ({med['claim p99 ms'] / base['claim p99 ms']:.2f}x)  each item done K times by K reviewers:"
                   f" {all(r['ok'] for r in rs)}")
     finally:
-        server.stop("fast")
-        shutil.rmtree(server.base, ignore_errors=True)
+        server.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

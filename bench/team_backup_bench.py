@@ -12,6 +12,7 @@ the tests' settings (fsync off). It prints medians; it never fails on speed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import sys
@@ -62,13 +63,10 @@ def main() -> None:
     ap.add_argument("--pushes", type=int, default=5)
     args = ap.parse_args()
 
-    server = None
-    if args.url is None:
-        import pg
+    import pg
 
-        server = pg.start_server()
-        args.url = server.url()
-    base = args.url.split("?")[0]
+    server = contextlib.ExitStack()
+    base = server.enter_context(pg.database(args.url))
     url = f"{base}?project={SCHEMA}"
     tmp = Path(tempfile.mkdtemp(prefix="labeler-backup-bench-"))
     try:
@@ -114,9 +112,7 @@ def main() -> None:
         print(f"restore of the newest backup             {t_restore:6.3f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if server is not None:
-            server.stop("fast")
-            shutil.rmtree(server.base, ignore_errors=True)
+        server.close()
 
 
 if __name__ == "__main__":

@@ -352,13 +352,10 @@ def main() -> None:
     ap.add_argument("--per-reviewer", type=int, default=500)
     args = ap.parse_args()
 
-    server = None
-    if args.url is None:
-        import pg
+    import pg
 
-        server = pg.start_server()
-        args.url = server.url()
-    base = args.url.split("?")[0]
+    server = contextlib.ExitStack()
+    base = server.enter_context(pg.database(args.url))
     url = f"{base}?project={SCHEMA}"
     tmp = Path(tempfile.mkdtemp(prefix="labeler-team-bench-"))
     try:
@@ -431,9 +428,7 @@ def main() -> None:
               f" not on the server: {r['lost']} ({'met' if r['twice'] == 0 and r['lost'] == 0 else 'NOT met'})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if server is not None:
-            server.stop("fast")
-            shutil.rmtree(server.base, ignore_errors=True)
+        server.close()
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ import pg
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from labeler.core import store_pg
-from labeler.core.importer import import_predictions
 from labeler.core.team_sync import TeamLink
 from labeler.core.store import Project
-from labeler.core.session import ReviewSession
 from labeler.core.queue import QueueSpec
 srv = pg.start_server()
 try:

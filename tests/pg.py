@@ -12,6 +12,7 @@ are about what the store does, not about the disk.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -21,6 +22,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 SERVER_USER = "postgres"
 
@@ -97,3 +99,18 @@ def start_server() -> Server:
                 "--locale=C", "--no-sync")
     server.start()
     return server
+
+
+@contextlib.contextmanager
+def database(url: str | None = None) -> Iterator[str]:
+    """The base URL of ``url`` (its query dropped) when one is given, else of a server started for
+    the block (:func:`start_server`), stopped and removed after it: for benches and scripts."""
+    if url is not None:
+        yield url.split("?")[0]
+        return
+    server = start_server()
+    try:
+        yield server.url()
+    finally:
+        server.stop("fast")
+        shutil.rmtree(server.base, ignore_errors=True)

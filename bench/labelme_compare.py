@@ -39,34 +39,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-from review_bench import (DISTINCT, SIZES, TimedView, image_painted, pct, photo_like, pump_for,  # noqa: E402
+from review_bench import (SIZES, TimedView, image_painted, make_data, pct, pump_for,  # noqa: E402
                           pump_until, step_latency)
 
 from labeler.gui.app import application  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-
-
-def make_data(folder: Path, n: int) -> Path:
-    rng = np.random.default_rng(0)
-    rows = ["id,path,split,label,pred,confidence"]
-    for (w, h) in SIZES.values():
-        kind = "big" if w > 2000 else "small"
-        (folder / kind).mkdir()
-        bases = []
-        for j in range(DISTINCT):
-            p = folder / f"{kind}_base{j}.jpg"
-            photo_like(w, h, rng).save(p, quality=90)
-            bases.append(p.read_bytes())
-        for i in range(n):
-            name = f"{kind}/{i:04d}.jpg"
-            (folder / name).write_bytes(bases[i % DISTINCT])
-            rows.append(f"{kind}{i:04d},{name},dev,{kind},other,0.9")
-    csv = folder / "predictions.csv"
-    csv.write_text("\n".join(rows) + "\n")
-    return csv
 
 
 def line(name: str, values: list[float]) -> str:
@@ -142,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        csv = make_data(folder, args.n)
+        csv = make_data(folder, args.n, subfolders=True)
         project = folder / "bench.labeler.db"
         import_predictions(csv, project)
         print(f"{os.cpu_count()} CPUs; {args.n} files per size, {steps} keys held down then {steps // 2} at 10/s;"

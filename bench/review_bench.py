@@ -68,18 +68,22 @@ def photo_like(w: int, h: int, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def make_data(folder: Path, n: int) -> Path:
+def make_data(folder: Path, n: int, *, subfolders: bool = False) -> Path:
+    """``n`` JPEGs per size (DISTINCT pictures under other names) and their predictions.csv;
+    ``subfolders``: each size in a folder of its own (big/, small/: labelme opens a folder)."""
     rng = np.random.default_rng(0)
     rows = ["id,path,split,label,pred,confidence"]
-    for tag, (w, h) in SIZES.items():
+    for (w, h) in SIZES.values():
         kind = "big" if w > 2000 else "small"
+        if subfolders:
+            (folder / kind).mkdir()
         bases = []
         for j in range(DISTINCT):
             p = folder / f"{kind}_base{j}.jpg"
             photo_like(w, h, rng).save(p, quality=90)
             bases.append(p.read_bytes())
         for i in range(n):
-            name = f"{kind}_{i:04d}.jpg"
+            name = f"{kind}/{i:04d}.jpg" if subfolders else f"{kind}_{i:04d}.jpg"
             (folder / name).write_bytes(bases[i % DISTINCT])
             rows.append(f"{kind}{i:04d},{name},dev,{kind},other,0.9")
     csv = folder / "predictions.csv"

@@ -7,11 +7,13 @@ happens on its own thread."""
 from __future__ import annotations
 
 import queue
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from labeler.core.team_sync import Status, TeamLink
+if TYPE_CHECKING:  # the window imports this module at start: psycopg only once a team project opens
+    from labeler.core.team_sync import Status, TeamLink
 
 
 DRAIN_MS = 100  # how often the window takes in what the link's threads reported

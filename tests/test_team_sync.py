@@ -383,3 +383,28 @@ def test_an_event_that_is_no_decision_is_logged_on_the_server_but_decides_nothin
     tags = _server_rows(pg_db, "digits", "SELECT tags, reviewed FROM P.decisions WHERE example_id = %s", (done[0],))
     assert [(json.loads(t), r) for t, r in tags] == [(["mislabeled"], 1)]  # the decision as it was
     link.close()
+
+
+def test_near_the_end_of_its_items_a_session_is_given_more(team, monkeypatch):
+    from labeler.core import team_sync
+    from labeler.core.team_review import TeamReviewSession
+
+    monkeypatch.setattr(team_sync, "CLAIM_BATCH", 6)
+    link = TeamLink(team, "alice")
+    link.open()
+    came: list[str] = []
+    link.on_claimed = came.extend  # (the window hands them to the session on its own thread)
+    link.start()
+    try:
+        with Project.open(link.path) as p:
+            s = TeamReviewSession(p, QueueSpec(), link=link)
+            first = list(s.items)
+            assert len(first) == 6
+            s.next()
+            s.next()  # 3 ahead of the last: fewer than TOP_UP, more are asked for
+            assert _wait(lambda: len(came) == 6)
+            assert s.add_claimed(list(came)) == came and s.items == first + came
+            assert not set(came) & set(first)
+            s.close()
+    finally:
+        link.close()

@@ -52,6 +52,7 @@ CLAIM_BATCH = 20  # items claimed at a time
 TOP_UP = 5  # claim more when this few claimed items are left ahead
 RETRY = 1.0  # seconds between attempts while offline
 CONNECT_TIMEOUT = 3
+EMPTY_WAIT = 10.0  # seconds before asking an empty shared queue for more again
 NOTIFY_BYTES = 7000  # a NOTIFY payload must stay under 8000 bytes
 
 
@@ -129,6 +130,8 @@ class TeamLink:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._pg: psycopg.Connection | None = None  # the sync thread's
+        self._tq = None  # the sync thread's TeamQueues (_queues)
+        self._empty_until = 0.0  # the shared queue gave nothing: no claim asked for until then
         self._sessions: dict[int, int] = {}  # local session id -> the server's
         self._last_renew = 0.0
         self._seen_at = ""  # the newest decided_at heard from others
@@ -236,11 +239,20 @@ class TeamLink:
             self._pg = connect(self.where, connect_timeout=CONNECT_TIMEOUT)
         return self._pg
 
+    def _queues(self):
+        """The sync thread's TeamQueues (one connection for its claims and renewals)."""
+        from .claims import TeamQueues
+
+        if self._tq is None:
+            self._tq = TeamQueues(self._url())
+        return self._tq
+
     def _drop(self) -> None:
-        if self._pg is not None:
-            with contextlib.suppress(Exception):
-                self._pg.close()
-        self._pg = None
+        for c in (self._pg, self._tq):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
+        self._pg = self._tq = None
 
     def _send(self, rows: Sequence[tuple], sessions: dict) -> None:
         """One server transaction: the events, the decisions they leave, the reviews, the claims
@@ -350,6 +362,8 @@ class TeamLink:
     def want_more(self) -> None:
         """Near the end of the claimed items: claim another batch on the sync thread (told through
         :attr:`on_claimed`)."""
+        if time.monotonic() < self._empty_until:
+            return
         self._want_more.set()
         self._wake.set()
 
@@ -359,13 +373,13 @@ class TeamLink:
                 self.held.remove(example_id)
 
     def _claim_more(self) -> None:
-        from .claims import TeamQueues
-
         if self.queue is None:
             return
-        with TeamQueues(self._url()) as q:
-            got = q.claim(self.queue, self.reviewer, CLAIM_BATCH, lease=self.lease)
-            self._publish_progress(q)
+        q = self._queues()
+        got = q.claim(self.queue, self.reviewer, CLAIM_BATCH, lease=self.lease)
+        self._publish_progress(q)
+        if not got:  # the queue has nothing left to give: not asked again at every move for a while
+            self._empty_until = time.monotonic() + EMPTY_WAIT
         if self.queue_overlap > 1:  # read here, so the window need not wait for them
             own = self.own_reviews(got)
             self.own_ready.update({eid: own.get(eid, Decision()) for eid in got})
@@ -375,14 +389,11 @@ class TeamLink:
             self.on_claimed(got)
 
     def _renew(self) -> None:
-        from .claims import TeamQueues
-
         with self._lock:
             held = list(self.held)
         if self.queue is None or not held:
             return
-        with TeamQueues(self._url()) as q:
-            q.renew(self.queue, self.reviewer, held, lease=self.lease)
+        self._queues().renew(self.queue, self.reviewer, held, lease=self.lease)
         self._last_renew = time.monotonic()
 
     def _publish_progress(self, q) -> None:

@@ -112,6 +112,13 @@ class Decision:
         return self.to_json() == other.to_json()
 
 
+# One decision row written, replacing the example's (labeler.core.team_sync adds a WHERE: newer only).
+UPSERT_DECISION = """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(example_id) DO UPDATE SET label = excluded.label, tags = excluded.tags,
+      error_types = excluded.error_types, note = excluded.note, reviewed = excluded.reviewed,
+      reviewer = excluded.reviewer, decided_at = excluded.decided_at"""
+
 EMPTY_EXAMPLES = [
     ("id", pa.string()), ("row", pa.int64()), ("split", pa.dictionary(pa.int32(), pa.string())),
     ("path", pa.string()), ("text", pa.string()), ("label", pa.dictionary(pa.int32(), pa.string())),
@@ -627,11 +634,7 @@ class Project:
     def _write_decisions(self, changes, saved, at, reviewer, session_id) -> None:
         with self.transaction() as c:
             c.executemany(
-                """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(example_id) DO UPDATE SET label = excluded.label, tags = excluded.tags,
-                     error_types = excluded.error_types, note = excluded.note, reviewed = excluded.reviewed,
-                     reviewer = excluded.reviewer, decided_at = excluded.decided_at""",
+                UPSERT_DECISION,
                 [(eid, a.label, json.dumps(sorted(a.tags)), json.dumps(sorted(a.error_types)), a.note,
                   int(a.reviewed), reviewer, at) for (eid, _, _, _), a in zip(changes, saved)],
             )

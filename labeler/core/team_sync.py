@@ -43,7 +43,7 @@ from psycopg import sql
 
 from . import fileops
 from .problems import ProjectError, ProjectLocked, TeamStoreError
-from .store import Decision, Project
+from .store import UPSERT_DECISION, Decision, Project
 from .pg_server import _error, _ident, connect, parse_url, redact
 from .store_pg import pull
 
@@ -592,12 +592,7 @@ def apply_remote(project: Project, rows: list[tuple[str, Decision]]) -> list[str
     with project.transaction() as c:
         for eid, d in rows:
             cur = c.execute(
-                """INSERT INTO decisions(example_id, label, tags, error_types, note, reviewed, reviewer, decided_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(example_id) DO UPDATE SET label = excluded.label, tags = excluded.tags,
-                     error_types = excluded.error_types, note = excluded.note, reviewed = excluded.reviewed,
-                     reviewer = excluded.reviewer, decided_at = excluded.decided_at
-                   WHERE decisions.decided_at IS NULL OR excluded.decided_at > decisions.decided_at""",
+                UPSERT_DECISION + " WHERE decisions.decided_at IS NULL OR excluded.decided_at > decisions.decided_at",
                 (eid, d.label, json.dumps(sorted(d.tags)), json.dumps(sorted(d.error_types)), d.note, int(d.reviewed),
                  d.reviewer, d.decided_at))
             if cur.rowcount:
